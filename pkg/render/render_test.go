@@ -1,0 +1,131 @@
+package render
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// testParams are the walkthrough's values with IKS-shaped domains.
+func testParams(t *testing.T, flavor chain.Flavor, identity chain.IdentityMode) *chain.Params {
+	t.Helper()
+	f := chain.NewFlags()
+	f.ALBDomain = "mycluster-a1b2c3-0000.jp-tok.containers.appdomain.cloud"
+	f.ALBSecret = "mycluster-a1b2c3-0000"
+	f.GatewayDomain = "mycluster-a1b2c3-0001.jp-tok.containers.appdomain.cloud"
+	f.GatewaySecret = "mycluster-a1b2c3-0001"
+	f.Flavor = string(flavor)
+	f.Identity = string(identity)
+	p, err := f.Resolve("httptools", func(string) string { return "" }, chain.Requirement{ALB: true, Gateway: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// testMaterial stands in for certificates with readable placeholders: the
+// renderer only lays bytes out, and golden files must not change per run.
+func testMaterial(p *chain.Params, mode chain.IdentityMode) *Material {
+	m := &Material{
+		Identity: &ClientIdentity{
+			Mode: mode, CertChainPEM: []byte("CLIENT CERT CHAIN"), KeyPEM: []byte("CLIENT KEY"),
+			ClientCAPEM: []byte("CLIENT CA"), GatewayTrustPEM: []byte("ISRG ROOTS"),
+			Source: p.ALBSecretNamespace + "/" + p.ALBSecret, SourceHash: "0123abcd",
+		},
+		ALBTLS: &KeyPairPEM{CertPEM: []byte("ALB CERT CHAIN"), KeyPEM: []byte("ALB KEY")}, ALBTLSHash: "0123abcd",
+	}
+	if mode == chain.IdentityPrivateCA {
+		m.CA = &KeyPairPEM{CertPEM: []byte("PRIVATE CA CERT"), KeyPEM: []byte("PRIVATE CA KEY")}
+		m.Identity.Source = p.IstioNamespace + "/" + p.CASecret
+	}
+	return m
+}
+
+func TestChainGolden(t *testing.T) {
+	for _, flavor := range []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik, chain.FlavorClassic} {
+		for _, mode := range []chain.IdentityMode{chain.IdentityALBCert, chain.IdentityPrivateCA} {
+			t.Run(string(flavor)+"-"+string(mode), func(t *testing.T) {
+				p := testParams(t, flavor, mode)
+				objs, err := Chain(p, testMaterial(p, mode), DefaultBackend(p), "v1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				compareGolden(t, filepath.Join("testdata", string(flavor)+"-"+string(mode)+".yaml"), stream(t, objs))
+			})
+		}
+	}
+}
+
+func TestGatewayV1beta1Golden(t *testing.T) {
+	p := testParams(t, chain.FlavorNginx, chain.IdentityAuto)
+	compareGolden(t, filepath.Join("testdata", "gateway-v1beta1.yaml"), stream(t, GatewayObjects(p, "v1beta1")))
+}
+
+func TestIngressNeedsResolvedFlavor(t *testing.T) {
+	p := testParams(t, chain.FlavorAuto, chain.IdentityAuto)
+	if _, err := Ingress(p, DefaultBackend(p)); err == nil {
+		t.Fatal("rendering with flavor auto must fail: the flavor decides the annotations")
+	}
+}
+
+// TestOwnershipLabels: cleanup finds what to delete by these labels alone.
+func TestOwnershipLabels(t *testing.T) {
+	for _, flavor := range []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik, chain.FlavorClassic} {
+		p := testParams(t, flavor, chain.IdentityPrivateCA)
+		objs, err := Chain(p, testMaterial(p, chain.IdentityPrivateCA), DefaultBackend(p), "v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			l := o.GetLabels()
+			if l[chain.LabelManagedBy] != chain.FieldManager || l[chain.LabelChain] != "httpbin" {
+				t.Errorf("%s %s/%s: labels %v lack the ownership labels", o.GetKind(), o.GetNamespace(), o.GetName(), l)
+			}
+			if o.GetNamespace() == "" {
+				t.Errorf("%s %s has no namespace", o.GetKind(), o.GetName())
+			}
+		}
+	}
+}
+
+func stream(t *testing.T, objs Objects) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	for _, o := range objs {
+		data, err := yaml.Marshal(o.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.WriteString("---\n")
+		buf.Write(data)
+	}
+	return buf.Bytes()
+}
+
+func compareGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/render -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the rendered objects (review, then go test ./pkg/render -update):\n--- got\n%s", path, got)
+	}
+}
