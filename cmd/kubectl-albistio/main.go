@@ -1,11 +1,14 @@
+// Command kubectl-albistio is the kubectl plugin `kubectl albistio`.
 package main
 
 import (
-	_ "github.com/spf13/cobra"
-	_ "istio.io/client-go/pkg/apis/networking/v1"
-	_ "k8s.io/cli-runtime/pkg/genericclioptions"
-	_ "k8s.io/client-go/kubernetes"
-	_ "k8s.io/kubectl/pkg/cmd/util"
+	"os"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/albistio/kubectl-albistio/pkg/cmd"
 )
 
-func main() {}
+func main() {
+	os.Exit(cmd.Execute(os.Args[1:], genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}))
+}

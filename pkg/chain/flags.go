@@ -96,9 +96,14 @@ func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 
 // Requirement says which parameters a command needs; the others may stay empty.
 type Requirement struct {
-	ALB     bool // ALB domain and secret
-	Gateway bool // gateway domain and secret
+	Host          bool // the ALB host (--host, or derived from --alb-domain)
+	ALBSecret     bool
+	GatewayDomain bool
+	GatewaySecret bool
 }
+
+// NeedAll is what commands that touch the whole chain require.
+var NeedAll = Requirement{Host: true, ALBSecret: true, GatewayDomain: true, GatewaySecret: true}
 
 // Resolve turns flags into Params: a flag wins, then the walkthrough's
 // environment variable (getenv), then the built-in default. appNamespace is
@@ -144,12 +149,16 @@ func (f *Flags) Resolve(appNamespace string, getenv func(string) string, need Re
 			errs.add(flag, "", fmt.Sprintf("is required: give %s with %s or $%s", what, flag, env))
 		}
 	}
-	if need.ALB {
-		missing("--alb-domain", EnvALBDomain, p.ALBDomain, "the ALB's Ingress subdomain (ibmcloud ks cluster get --cluster <name>, \"Ingress Subdomain\")")
+	if need.Host && p.Host == "" {
+		errs.add("--alb-domain", "", fmt.Sprintf("is required: give the ALB's Ingress subdomain (ibmcloud ks cluster get --cluster <name>, \"Ingress Subdomain\") with --alb-domain or $%s, or the full host with --host", EnvALBDomain))
+	}
+	if need.ALBSecret {
 		missing("--alb-secret", EnvALBSecret, p.ALBSecret, "the ALB's TLS secret (ibmcloud ks cluster get --cluster <name>, \"Ingress Secret\")")
 	}
-	if need.Gateway {
+	if need.GatewayDomain {
 		missing("--gateway-domain", EnvGatewayDomain, p.GatewayDomain, "the gateway's NLB subdomain (ibmcloud ks nlb-dns ls --cluster <name>)")
+	}
+	if need.GatewaySecret {
 		missing("--gateway-secret", EnvGatewaySecret, p.GatewaySecret, "the gateway's TLS secret (ibmcloud ks nlb-dns ls --cluster <name>, \"SSL Cert Secret Name\")")
 	}
 	errs = append(errs, p.validate()...)

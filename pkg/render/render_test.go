@@ -24,7 +24,7 @@ func testParams(t *testing.T, flavor chain.Flavor, identity chain.IdentityMode) 
 	f.GatewaySecret = "mycluster-a1b2c3-0001"
 	f.Flavor = string(flavor)
 	f.Identity = string(identity)
-	p, err := f.Resolve("httptools", func(string) string { return "" }, chain.Requirement{ALB: true, Gateway: true})
+	p, err := f.Resolve("httptools", func(string) string { return "" }, chain.NeedAll)
 	if err != nil {
 		t.Fatal(err)
 	}

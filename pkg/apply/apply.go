@@ -1,0 +1,227 @@
+// Package apply writes rendered objects with server-side apply under the
+// plugin's field manager. It checks every object before writing any, so a run
+// either writes nothing or says exactly what it wrote before it failed.
+package apply
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/render"
+)
+
+// DryRun is kubectl's --dry-run strategy.
+type DryRun string
+
+const (
+	// DryRunNone writes.
+	DryRunNone DryRun = "none"
+	// DryRunClient prints what would be sent; the cluster is not contacted for writes.
+	DryRunClient DryRun = "client"
+	// DryRunServer sends the writes with dryRun=All: the server validates and persists nothing.
+	DryRunServer DryRun = "server"
+)
+
+// ParseDryRun reads --dry-run as kubectl does, without its deprecated boolean forms.
+func ParseDryRun(s string) (DryRun, error) {
+	switch DryRun(s) {
+	case DryRunNone, DryRunClient, DryRunServer:
+		return DryRun(s), nil
+	case "", "unchanged":
+		// "unchanged" is kubectl's NoOptDefVal: a bare --dry-run means client.
+		if s == "unchanged" {
+			return DryRunClient, nil
+		}
+		return DryRunNone, nil
+	}
+	return "", fmt.Errorf("invalid --dry-run %q: must be \"none\", \"server\", or \"client\"", s)
+}
+
+// Op says what applying an object did.
+type Op string
+
+const (
+	Created    Op = "created"
+	Configured Op = "configured"
+	Unchanged  Op = "unchanged"
+)
+
+// Result is one applied object: as the server returned it (or as rendered,
+// for a client dry run) and what happened to it.
+type Result struct {
+	Object *unstructured.Unstructured
+	Op     Op
+}
+
+// Applier applies objects with server-side apply.
+type Applier struct {
+	Clients *kube.Clients
+	DryRun  DryRun
+	// Force takes over fields and objects owned by other managers.
+	Force bool
+}
+
+type planned struct {
+	obj      *unstructured.Unstructured
+	gvr      schema.GroupVersionResource
+	existing *unstructured.Unstructured
+}
+
+// Plan reads the current state of every object and refuses, before any
+// write, objects that exist but were not created by the plugin.
+func (a *Applier) plan(ctx context.Context, objs render.Objects) ([]planned, error) {
+	plans := make([]planned, 0, len(objs))
+	var conflicts []string
+	for _, o := range objs {
+		gvr, err := kube.ResourceFor(o.GroupVersionKind())
+		if err != nil {
+			return nil, err
+		}
+		existing, err := a.Clients.Get(ctx, gvr, o.GetNamespace(), o.GetName())
+		if err != nil {
+			return nil, err
+		}
+		if existing != nil && existing.GetLabels()[chain.LabelManagedBy] != chain.FieldManager && !a.Force {
+			conflicts = append(conflicts, fmt.Sprintf("%s %s/%s exists and was not created by this plugin (managed by %s)",
+				strings.ToLower(o.GetKind()), o.GetNamespace(), o.GetName(), Managers(existing)))
+		}
+		plans = append(plans, planned{obj: o, gvr: gvr, existing: existing})
+	}
+	if len(conflicts) > 0 {
+		return nil, kube.WithCode(kube.ExitConflict, fmt.Errorf("refusing to take over objects owned by someone else; nothing was written:\n  %s\nrename ours (--client-secret, --gateway-name, --virtualservice-name, --ingress-name), delete theirs, or re-run with --force-conflicts to take them over",
+			strings.Join(conflicts, "\n  ")))
+	}
+	return plans, nil
+}
+
+// Managers lists the field managers of an object, for conflict messages.
+func Managers(u *unstructured.Unstructured) string {
+	seen := map[string]bool{}
+	var names []string
+	for _, mf := range u.GetManagedFields() {
+		if !seen[mf.Manager] {
+			seen[mf.Manager] = true
+			names = append(names, mf.Manager)
+		}
+	}
+	if len(names) == 0 {
+		return "an unknown manager"
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// Apply writes objs in order. With a client dry run it contacts the cluster
+// only if Clients is set (to report created/configured); the rendered objects
+// are returned as they are.
+func (a *Applier) Apply(ctx context.Context, objs render.Objects) ([]Result, error) {
+	if a.DryRun == DryRunClient && a.Clients == nil {
+		results := make([]Result, len(objs))
+		for i, o := range objs {
+			results[i] = Result{Object: o, Op: Configured}
+		}
+		return results, nil
+	}
+	plans, err := a.plan(ctx, objs)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]Result, 0, len(plans))
+	for _, pl := range plans {
+		if a.DryRun == DryRunClient {
+			results = append(results, Result{Object: pl.obj, Op: opFor(pl.existing, pl.obj)})
+			continue
+		}
+		out, err := a.applyOne(ctx, pl)
+		if err != nil {
+			return results, a.partial(results, pl, err)
+		}
+		results = append(results, Result{Object: out, Op: opFor(pl.existing, out)})
+	}
+	return results, nil
+}
+
+func (a *Applier) applyOne(ctx context.Context, pl planned) (*unstructured.Unstructured, error) {
+	opts := metav1.ApplyOptions{FieldManager: chain.FieldManager, Force: a.Force}
+	if a.DryRun == DryRunServer {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	var ri dynamic.ResourceInterface = a.Clients.Dynamic.Resource(pl.gvr).Namespace(pl.obj.GetNamespace())
+	out, err := ri.Apply(ctx, pl.obj.GetName(), pl.obj, opts)
+	if err == nil {
+		return out, nil
+	}
+	if apierrors.IsConflict(err) {
+		return nil, kube.WithCode(kube.ExitConflict, fmt.Errorf("%s %s/%s: %v (re-run with --force-conflicts to take these fields over)",
+			strings.ToLower(pl.obj.GetKind()), pl.obj.GetNamespace(), pl.obj.GetName(), err))
+	}
+	if apierrors.IsInvalid(err) {
+		return nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the API server rejected %s %s/%s: %v",
+			strings.ToLower(pl.obj.GetKind()), pl.obj.GetNamespace(), pl.obj.GetName(), err))
+	}
+	if apierrors.IsNotFound(err) {
+		return nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("cannot write %s %s/%s: %v (does namespace %s exist, and is the %s API installed?)",
+			strings.ToLower(pl.obj.GetKind()), pl.obj.GetNamespace(), pl.obj.GetName(), err, pl.obj.GetNamespace(), pl.gvr.GroupVersion()))
+	}
+	return nil, a.Clients.Explain(err, "apply", pl.gvr, pl.obj.GetNamespace(), pl.obj.GetName())
+}
+
+// partial reports a failure after some writes: which objects were written,
+// which failed, and that re-running converges.
+func (a *Applier) partial(done []Result, failed planned, err error) error {
+	if len(done) == 0 || a.DryRun != DryRunNone {
+		return err
+	}
+	var names []string
+	for _, r := range done {
+		if r.Op != Unchanged {
+			names = append(names, Ref(r.Object)+" ("+string(r.Op)+")")
+		}
+	}
+	if len(names) == 0 {
+		return err
+	}
+	return kube.WithCode(kube.ExitPartial, fmt.Errorf("%w\nwritten before the failure: %s; not written: %s and what follows it. Re-run the same command to converge",
+		err, strings.Join(names, ", "), Ref(failed.obj)))
+}
+
+// Ref names an object as kubectl does: kind/name, with its namespace.
+func Ref(u *unstructured.Unstructured) string {
+	s := strings.ToLower(u.GetKind()) + "/" + u.GetName()
+	if u.GetNamespace() != "" {
+		s += " -n " + u.GetNamespace()
+	}
+	return s
+}
+
+// opFor compares what was there with what is there now, ignoring fields the
+// server maintains, so a re-run that changes nothing reports "unchanged".
+func opFor(before, after *unstructured.Unstructured) Op {
+	if before == nil {
+		return Created
+	}
+	if equality.Semantic.DeepEqual(comparable(before), comparable(after)) {
+		return Unchanged
+	}
+	return Configured
+}
+
+func comparable(u *unstructured.Unstructured) map[string]any {
+	c := u.DeepCopy().Object
+	delete(c, "status")
+	for _, f := range []string{"resourceVersion", "managedFields", "generation", "creationTimestamp", "uid"} {
+		unstructured.RemoveNestedField(c, "metadata", f)
+	}
+	return c
+}

@@ -1,0 +1,90 @@
+package cmd
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/albistio/kubectl-albistio/pkg/apply"
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/render"
+)
+
+// GatewayOptions are the options of `kubectl albistio gateway`.
+type GatewayOptions struct {
+	ChainOptions
+	WriteOptions
+	genericiooptions.IOStreams
+
+	istioVersion string
+}
+
+var gatewayExample = templates.Examples(`
+	# Print the Gateway and VirtualService without a cluster
+	kubectl albistio gateway -n httptools --alb-domain $ALB_INGRESS_DOMAIN \
+	  --gateway-domain $INGRESS_GATEWAY_DOMAIN --gateway-secret $INGRESS_GATEWAY_SECRET --dry-run=client -o yaml
+
+	# Apply them, with the walkthrough's environment variables set
+	kubectl albistio gateway -n httptools`)
+
+// NewCmdGateway builds `kubectl albistio gateway`.
+func NewCmdGateway(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &GatewayOptions{ChainOptions: newChainOptions(cf), WriteOptions: newWriteOptions(), IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Apply the Istio Gateway (mutual TLS) and VirtualService of the chain",
+		Long: longDesc(`
+			Apply an Istio Gateway that terminates mutual TLS on port 443 with the gateway's
+			IKS certificate (credentialName) and requires a client certificate signed by the
+			CA in <gateway-secret>-cacert, and a VirtualService routing the chain's paths to
+			the service. Written as networking.istio.io/v1, or v1beta1 where v1 is not served.
+			With --dry-run=client no cluster is contacted and v1 is printed.`),
+		Example: gatewayExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(cmd.Context()); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Flags.AddFlags(cmd.Flags())
+	o.addFlags(cmd)
+	return cmd
+}
+
+// Complete resolves parameters, dry-run and printer, and the Istio version.
+func (o *GatewayOptions) Complete(ctx context.Context) error {
+	if err := o.WriteOptions.complete(); err != nil {
+		return err
+	}
+	if err := o.ChainOptions.complete(chain.Requirement{Host: true, GatewayDomain: true, GatewaySecret: true}); err != nil {
+		return err
+	}
+	o.istioVersion = render.IstioVersions[0]
+	if o.DryRun == apply.DryRunClient {
+		return nil
+	}
+	c, err := o.Clients()
+	if err != nil {
+		return err
+	}
+	o.istioVersion, err = c.IstioVersion(ctx)
+	return err
+}
+
+// Run applies the gateway slice.
+func (o *GatewayOptions) Run(ctx context.Context) error {
+	a := &apply.Applier{DryRun: o.DryRun, Force: o.Force}
+	if o.DryRun != apply.DryRunClient {
+		a.Clients = o.clients
+	}
+	results, err := a.Apply(ctx, render.GatewayObjects(o.Params, o.istioVersion))
+	if perr := o.print(o.Out, results); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}

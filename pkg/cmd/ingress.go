@@ -1,0 +1,151 @@
+package cmd
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/albistio/kubectl-albistio/pkg/apply"
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/identity"
+	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/render"
+)
+
+// IngressOptions are the options of `kubectl albistio ingress`.
+type IngressOptions struct {
+	ChainOptions
+	WriteOptions
+	genericiooptions.IOStreams
+	CAFile string
+
+	backend render.Backend
+	now     func() time.Time
+}
+
+var ingressExample = templates.Examples(`
+	# Print the ingress-nginx Ingress without a cluster
+	kubectl albistio ingress -n httptools --alb-flavor nginx --alb-domain $ALB_INGRESS_DOMAIN \
+	  --alb-secret $ALB_SECRET --gateway-domain $INGRESS_GATEWAY_DOMAIN --dry-run=client -o yaml
+
+	# Apply it for whichever ALB flavor the cluster runs
+	kubectl albistio ingress -n httptools`)
+
+// NewCmdIngress builds `kubectl albistio ingress`.
+func NewCmdIngress(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &IngressOptions{ChainOptions: newChainOptions(cf), WriteOptions: newWriteOptions(), IOStreams: streams, now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "ingress",
+		Short: "Apply the ALB's Ingress that re-encrypts to the gateway with the client certificate",
+		Long: longDesc(`
+			Apply a networking.k8s.io/v1 Ingress in the Istio namespace that serves --host with
+			the ALB's certificate and sends the chain's paths to the gateway's HTTPS port over
+			mutual TLS, in the ALB flavor's own terms:
+
+			  nginx    ingress-nginx annotations: backend-protocol HTTPS, proxy-ssl-secret,
+			           proxy-ssl-verify "on", a verify depth that fits the gateway's chain,
+			           proxy-ssl-name and proxy-ssl-server-name "on" (without SNI the gateway
+			           has no filter chain for the request)
+			  traefik  a ServersTransport (serverName, rootCAs, certificatesSecrets) and a
+			           Service of the plugin's own that selects the gateway pods and names it
+			  classic  the legacy ingress.bluemix.net/ssl-services annotation
+
+			--alb-flavor=auto reads the cluster's IngressClasses; with --dry-run=client no
+			cluster is contacted and auto means nginx.`),
+		Example: ingressExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(cmd.Context()); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Flags.AddFlags(cmd.Flags())
+	o.addFlags(cmd)
+	addCAFileFlag(cmd, &o.CAFile)
+	return cmd
+}
+
+// Complete resolves the parameters and, unless this is a client dry run,
+// reads the flavor, the gateway Service and the gateway's chain.
+func (o *IngressOptions) Complete(ctx context.Context) error {
+	if err := o.WriteOptions.complete(); err != nil {
+		return err
+	}
+	if err := o.ChainOptions.complete(chain.Requirement{Host: true, ALBSecret: true, GatewayDomain: true}); err != nil {
+		return err
+	}
+	extra, err := readCAFile(o.CAFile)
+	if err != nil {
+		return err
+	}
+	o.backend = render.DefaultBackend(o.Params)
+	if o.DryRun == apply.DryRunClient {
+		if o.Params.Flavor == chain.FlavorAuto {
+			o.Params.Flavor = chain.FlavorNginx
+		}
+		return nil
+	}
+	c, err := o.Clients()
+	if err != nil {
+		return err
+	}
+	if err := c.ResolveFlavor(ctx, o.Params); err != nil {
+		return err
+	}
+	if _, o.backend, err = c.GatewayBackend(ctx, o.Params); err != nil {
+		return err
+	}
+	depth, err := gatewayDepth(ctx, c, o.Params, extra, o.now())
+	if err != nil {
+		return err
+	}
+	if depth > 0 {
+		o.backend.VerifyDepth = depth
+	}
+	return nil
+}
+
+// gatewayDepth reads the gateway's chain for the verify depth; without
+// --gateway-secret the default depth stands.
+func gatewayDepth(ctx context.Context, c *kube.Clients, p *chain.Params, extra []*x509.Certificate, now time.Time) (int, error) {
+	if p.GatewaySecret == "" {
+		return 0, nil
+	}
+	s, err := c.GetSecret(ctx, p.IstioNamespace, p.GatewaySecret)
+	if err != nil || s == nil {
+		return 0, err
+	}
+	depth, err := identity.GatewayVerifyDepth(s, p.GatewayDomain, extra, now)
+	if err != nil {
+		return 0, kube.WithCode(kube.ExitInvalidInput, err)
+	}
+	return depth, nil
+}
+
+// Run applies the ingress slice.
+func (o *IngressOptions) Run(ctx context.Context) error {
+	objs, err := render.Ingress(o.Params, o.backend)
+	if err != nil {
+		return err
+	}
+	if o.Params.Flavor == chain.FlavorClassic {
+		fmt.Fprintln(o.ErrOut, "Warning: the classic flavor's ingress.bluemix.net annotations are ignored by IKS ALBs running ingress-nginx or Traefik; use it only on a legacy ALB")
+	}
+	a := &apply.Applier{DryRun: o.DryRun, Force: o.Force}
+	if o.DryRun != apply.DryRunClient {
+		a.Clients = o.clients
+	}
+	results, err := a.Apply(ctx, objs)
+	if perr := o.print(o.Out, results); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}

@@ -1,0 +1,130 @@
+package cmd
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/albistio/kubectl-albistio/pkg/apply"
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/kube"
+)
+
+// ChainOptions are the parameters every chain command shares.
+type ChainOptions struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	Flags       *chain.Flags
+	Params      *chain.Params
+	// Getenv reads the walkthrough's environment variables; tests replace it.
+	Getenv func(string) string
+
+	clients *kube.Clients
+}
+
+func newChainOptions(cf *genericclioptions.ConfigFlags) ChainOptions {
+	return ChainOptions{ConfigFlags: cf, Flags: chain.NewFlags(), Getenv: os.Getenv}
+}
+
+// complete resolves the parameters: the app namespace as kubectl resolves
+// -n, then flags, environment and defaults. It reads no cluster.
+func (o *ChainOptions) complete(need chain.Requirement) error {
+	ns, _, err := o.ConfigFlags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return usage(fmt.Errorf("cannot resolve the namespace from the kubeconfig: %w (pass -n, or fix --kubeconfig/--context)", err))
+	}
+	p, err := o.Flags.Resolve(ns, o.Getenv, need)
+	if err != nil {
+		return usage(err)
+	}
+	o.Params = p
+	return nil
+}
+
+// Clients builds the API clients on first use.
+func (o *ChainOptions) Clients() (*kube.Clients, error) {
+	if o.clients == nil {
+		c, err := kube.NewClients(o.ConfigFlags)
+		if err != nil {
+			return nil, kube.WithCode(kube.ExitUnreachable, err)
+		}
+		o.clients = c
+	}
+	return o.clients, nil
+}
+
+// WriteOptions are the flags of commands that write: --dry-run, -o, --force-conflicts.
+type WriteOptions struct {
+	PrintFlags *genericclioptions.PrintFlags
+	DryRunFlag string
+	Force      bool
+
+	DryRun  apply.DryRun
+	printer printers.ResourcePrinter
+	format  string
+}
+
+func newWriteOptions() WriteOptions {
+	return WriteOptions{PrintFlags: genericclioptions.NewPrintFlags(""), DryRunFlag: string(apply.DryRunNone)}
+}
+
+func (w *WriteOptions) addFlags(cmd *cobra.Command) {
+	w.PrintFlags.AddFlags(cmd)
+	cmd.Flags().StringVar(&w.DryRunFlag, "dry-run", w.DryRunFlag, `Must be "none", "server", or "client". If client strategy, only print the objects that would be sent, without sending them. If server strategy, submit server-side requests without persisting the objects.`)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = "unchanged"
+	cmd.Flags().BoolVar(&w.Force, "force-conflicts", false, "Take over objects and fields owned by other managers (kubectl apply --server-side --force-conflicts)")
+}
+
+func (w *WriteOptions) complete() error {
+	d, err := apply.ParseDryRun(w.DryRunFlag)
+	if err != nil {
+		return usage(err)
+	}
+	w.DryRun = d
+	if w.PrintFlags.OutputFormat != nil && *w.PrintFlags.OutputFormat != "" {
+		w.format = *w.PrintFlags.OutputFormat
+		p, err := w.PrintFlags.ToPrinter()
+		if err != nil {
+			return usage(err)
+		}
+		w.printer = p
+	}
+	return nil
+}
+
+// print writes the results: objects in the chosen format (JSON as one List so
+// the output is one document), or kubectl's "kind/name created" lines.
+func (w *WriteOptions) print(out io.Writer, results []apply.Result) error {
+	if w.printer == nil {
+		suffix := ""
+		switch w.DryRun {
+		case apply.DryRunClient:
+			suffix = " (dry run)"
+		case apply.DryRunServer:
+			suffix = " (server dry run)"
+		}
+		for _, r := range results {
+			if _, err := fmt.Fprintf(out, "%s %s%s\n", apply.Ref(r.Object), r.Op, suffix); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if w.format == "json" && len(results) != 1 {
+		list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List"}}
+		for _, r := range results {
+			list.Items = append(list.Items, *r.Object)
+		}
+		return w.printer.PrintObj(list, out)
+	}
+	for _, r := range results {
+		if err := w.printer.PrintObj(r.Object, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package cmd
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/albistio/kubectl-albistio/pkg/apply"
+	"github.com/albistio/kubectl-albistio/pkg/certs"
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/identity"
+	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/render"
+)
+
+// SecretsOptions are the options of `kubectl albistio secrets`.
+type SecretsOptions struct {
+	ChainOptions
+	WriteOptions
+	genericiooptions.IOStreams
+	CAFile string
+
+	extraRoots []*x509.Certificate
+	now        func() time.Time
+}
+
+var secretsExample = templates.Examples(`
+	# Write the ALB's client secret and the gateway's -cacert, choosing the client identity automatically
+	kubectl albistio secrets -n httptools
+
+	# See which identity would be used and what would be written, without writing
+	kubectl albistio secrets -n httptools --dry-run=server
+
+	# The gateway certificate chains to a root outside the bundled ISRG roots
+	kubectl albistio secrets -n httptools --ca-file root.pem`)
+
+// NewCmdSecrets builds `kubectl albistio secrets`.
+func NewCmdSecrets(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &SecretsOptions{ChainOptions: newChainOptions(cf), WriteOptions: newWriteOptions(), IOStreams: streams, now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "secrets",
+		Short: "Write the ALB's client certificate secret and the gateway's -cacert",
+		Long: longDesc(`
+			Read the IKS-provided TLS secrets of the ALB and of the gateway, check them, and
+			write the secrets the chain needs: the secret the ALB presents to the gateway
+			(--client-secret, default alb-certs), <gateway-secret>-cacert with the CA the
+			gateway verifies it with, and a copy of the ALB's TLS secret for the Ingress's
+			namespace. The IKS-owned secrets are never written to.
+
+			The ALB's own certificate can be its client certificate only if its chain allows
+			TLS client authentication; Let's Encrypt certificates issued since 2026-02-11 do
+			not, and Envoy rejects them. --client-identity=auto then uses a private CA kept
+			in --ca-secret, issuing the ALB a client certificate (90 days, renewed by
+			re-running this command when less than 30 days remain).
+
+			Private keys stay in memory and in the cluster. -o yaml|json prints the Secrets,
+			data included, because you asked for it, as kubectl does.`),
+		Example: secretsExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Flags.AddFlags(cmd.Flags())
+	o.addFlags(cmd)
+	addCAFileFlag(cmd, &o.CAFile)
+	return cmd
+}
+
+func addCAFileFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "ca-file", "", "PEM file of root certificates the gateway's or the ALB's chain ends in, when not one of the bundled ISRG roots (nothing is ever downloaded)")
+}
+
+// readCAFile reads --ca-file: public certificates only.
+func readCAFile(path string) ([]*x509.Certificate, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usage(fmt.Errorf("--ca-file: %w", err))
+	}
+	roots, err := certs.ParseCertificates(data)
+	if err != nil {
+		return nil, usage(fmt.Errorf("--ca-file %s: %w", path, err))
+	}
+	return roots, nil
+}
+
+// Complete resolves the parameters, flags and --ca-file.
+func (o *SecretsOptions) Complete() error {
+	if err := o.WriteOptions.complete(); err != nil {
+		return err
+	}
+	if err := o.ChainOptions.complete(chain.NeedAll); err != nil {
+		return err
+	}
+	var err error
+	o.extraRoots, err = readCAFile(o.CAFile)
+	return err
+}
+
+// Run reads the sources, decides, and applies the secrets.
+func (o *SecretsOptions) Run(ctx context.Context) error {
+	c, err := o.Clients()
+	if err != nil {
+		return err
+	}
+	objs, notes, err := planSecrets(ctx, c, o.Params, o.extraRoots, o.now())
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(o.ErrOut, n)
+	}
+	a := &apply.Applier{Clients: c, DryRun: o.DryRun, Force: o.Force}
+	results, err := a.Apply(ctx, objs)
+	if perr := o.print(o.Out, results); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}
+
+// planSecrets reads what the secrets slice needs and renders it. Every source
+// is checked before anything is returned, so a bad certificate writes nothing.
+func planSecrets(ctx context.Context, c *kube.Clients, p *chain.Params, extraRoots []*x509.Certificate, now time.Time) (render.Objects, []string, error) {
+	if err := c.ResolveFlavor(ctx, p); err != nil {
+		return nil, nil, err
+	}
+	in := identity.Inputs{Params: p, ExtraRoots: extraRoots, Now: now}
+	var err error
+	if in.ALBSecret, err = c.GetSecret(ctx, p.ALBSecretNamespace, p.ALBSecret); err != nil {
+		return nil, nil, err
+	}
+	if in.ALBSecret == nil {
+		return nil, nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the ALB secret %s/%s was not found: IKS keeps it in namespace default (ibmcloud ks cluster get --cluster <name> shows its name as \"Ingress Secret\"); set --alb-secret and --alb-secret-namespace", p.ALBSecretNamespace, p.ALBSecret))
+	}
+	if in.GatewaySecret, err = c.GetSecret(ctx, p.IstioNamespace, p.GatewaySecret); err != nil {
+		return nil, nil, err
+	}
+	if in.GatewaySecret == nil {
+		return nil, nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the gateway secret %s/%s was not found: IKS creates it when you register the gateway's address, with ibmcloud ks nlb-dns create classic --cluster <name> --ip <gateway IP> --secret-namespace %s (it appears a few minutes later; ibmcloud ks nlb-dns ls shows its name)", p.IstioNamespace, p.GatewaySecret, p.IstioNamespace))
+	}
+	if in.CASecret, err = c.GetSecret(ctx, p.IstioNamespace, p.CASecret); err != nil {
+		return nil, nil, err
+	}
+	if in.ClientSecret, err = c.GetSecret(ctx, p.IstioNamespace, p.ClientSecret); err != nil {
+		return nil, nil, err
+	}
+	d, err := identity.Decide(in)
+	if err != nil {
+		var ie *identity.Error
+		if errors.As(err, &ie) {
+			return nil, nil, kube.WithCode(kube.ExitInvalidInput, err)
+		}
+		return nil, nil, err
+	}
+	return render.Secrets(p, d.Material), d.Notes, nil
+}

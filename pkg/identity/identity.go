@@ -1,0 +1,283 @@
+// Package identity decides how the ALB proves itself to the gateway and what
+// each side trusts, from the certificates IKS provisioned. It is the
+// `secrets` slice's logic, kept free of API calls: given the source secrets
+// and the plugin's earlier output, it returns the material to write.
+//
+// Since 2026-02-11 Let's Encrypt certificates carry no TLS client-auth usage,
+// and Envoy verifies client chains for that usage, so the walkthrough's design
+// (the ALB presents its own certificate) fails at the handshake on a current
+// cluster. Decide checks for that and falls back to a private CA whose client
+// certificate has the usage.
+package identity
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/albistio/kubectl-albistio/pkg/certs"
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/render"
+)
+
+// Inputs are what Decide reads: the IKS-owned sources and what the plugin
+// wrote before (nil when absent).
+type Inputs struct {
+	Params        *chain.Params
+	ALBSecret     *corev1.Secret
+	GatewaySecret *corev1.Secret
+	// CASecret and ClientSecret are the plugin's own earlier output, reused
+	// so that a re-run with nothing changed writes nothing.
+	CASecret     *corev1.Secret
+	ClientSecret *corev1.Secret
+	// ExtraRoots come from --ca-file: roots not in the bundled set.
+	ExtraRoots []*x509.Certificate
+	Now        time.Time
+}
+
+// Decision is the outcome: the material to write and why.
+type Decision struct {
+	Material *render.Material
+	// Mode is the resolved identity mode (never auto).
+	Mode chain.IdentityMode
+	// Notes explain the decision to the user, one line each.
+	Notes []string
+	// GatewayVerifyDepth is how many CA certificates follow the gateway's
+	// server certificate up to and including its anchor.
+	GatewayVerifyDepth int
+}
+
+// Error is a problem with a source certificate; nothing may be written.
+type Error struct {
+	// Secret is "namespace/name" of the secret at fault.
+	Secret string
+	Err    error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("secret %s: %v", e.Secret, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Source is a parsed TLS secret.
+type Source struct {
+	Ref     string
+	CertPEM []byte
+	KeyPEM  []byte
+	Pair    *certs.KeyPair
+}
+
+// ParseTLSSecret reads tls.crt and tls.key of a secret and checks that they
+// parse, match, and are valid now.
+func ParseTLSSecret(s *corev1.Secret, now time.Time) (*Source, error) {
+	ref := s.Namespace + "/" + s.Name
+	var missing []string
+	for _, k := range []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey} {
+		if len(s.Data[k]) == 0 {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &Error{Secret: ref, Err: fmt.Errorf("has no %v: it must be a TLS secret with keys tls.crt and tls.key (kubectl get secret -n %s %s -o jsonpath='{.data}' shows its keys)", missing, s.Namespace, s.Name)}
+	}
+	pair, err := certs.ParseKeyPair(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		return nil, &Error{Secret: ref, Err: err}
+	}
+	if err := certs.CheckValidity(pair.Leaf(), now); err != nil {
+		return nil, &Error{Secret: ref, Err: err}
+	}
+	return &Source{Ref: ref, CertPEM: s.Data[corev1.TLSCertKey], KeyPEM: s.Data[corev1.TLSPrivateKeyKey], Pair: pair}, nil
+}
+
+// Fingerprint is the SHA-256 of a chain's DER, recorded on copies so that
+// `check` can tell a copy from a renewed source.
+func Fingerprint(chain []*x509.Certificate) string {
+	h := sha256.New()
+	for _, c := range chain {
+		h.Write(c.Raw)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Decide works out the chain's secrets. It returns an *Error (or an error
+// wrapping one) for any problem with the sources, before anything is written.
+func Decide(in Inputs) (*Decision, error) {
+	p := in.Params
+	alb, err := ParseTLSSecret(in.ALBSecret, in.Now)
+	if err != nil {
+		return nil, err
+	}
+	if err := certs.CheckCovers(alb.Pair.Leaf(), p.Host); err != nil {
+		return nil, &Error{Secret: alb.Ref, Err: fmt.Errorf("cannot serve --host: %w (set --host to a name the ALB certificate covers)", err)}
+	}
+	gw, err := ParseTLSSecret(in.GatewaySecret, in.Now)
+	if err != nil {
+		return nil, err
+	}
+	if err := certs.CheckCovers(gw.Pair.Leaf(), p.GatewayDomain); err != nil {
+		return nil, &Error{Secret: gw.Ref, Err: fmt.Errorf("cannot serve --gateway-domain: %w", err)}
+	}
+
+	// What the ALB trusts for the gateway: the anchor of the gateway's chain.
+	gwAnchor, err := certs.TrustAnchor(gw.Pair.Chain, in.ExtraRoots)
+	if err != nil {
+		return nil, &Error{Secret: gw.Ref, Err: err}
+	}
+	gwPath, err := certs.VerifyChain(gw.Pair.Chain, []*x509.Certificate{gwAnchor}, x509.ExtKeyUsageServerAuth, p.GatewayDomain, in.Now)
+	if err != nil {
+		return nil, &Error{Secret: gw.Ref, Err: fmt.Errorf("the gateway's certificate does not verify as a server certificate for %s: %w", p.GatewayDomain, err)}
+	}
+	d := &Decision{GatewayVerifyDepth: max(len(gwPath)-1, 1)}
+	gatewayTrust := certs.EncodeCertificates(gwAnchor)
+
+	mode, reason, err := decideMode(p.Identity, alb, in)
+	if err != nil {
+		return nil, err
+	}
+	d.Mode = mode
+	d.Notes = append(d.Notes, reason)
+
+	m := &render.Material{}
+	if render.NeedsALBTLSCopy(p) {
+		m.ALBTLS = &render.KeyPairPEM{CertPEM: alb.CertPEM, KeyPEM: alb.KeyPEM}
+		m.ALBTLSHash = Fingerprint(alb.Pair.Chain)
+	}
+	switch mode {
+	case chain.IdentityALBCert:
+		anchor, _ := certs.TrustAnchor(alb.Pair.Chain, in.ExtraRoots) // verified in decideMode
+		m.Identity = &render.ClientIdentity{
+			Mode: mode, CertChainPEM: alb.CertPEM, KeyPEM: alb.KeyPEM,
+			ClientCAPEM: certs.EncodeCertificates(anchor), GatewayTrustPEM: gatewayTrust,
+			Source: alb.Ref, SourceHash: Fingerprint(alb.Pair.Chain),
+		}
+	case chain.IdentityPrivateCA:
+		notes, err := privateCA(in, m, gatewayTrust)
+		if err != nil {
+			return nil, err
+		}
+		d.Notes = append(d.Notes, notes...)
+	}
+	d.Material = m
+	return d, nil
+}
+
+// decideMode applies --client-identity: the ALB certificate may be the
+// client certificate only if its chain verifies for client auth, the check
+// Envoy makes.
+func decideMode(want chain.IdentityMode, alb *Source, in Inputs) (chain.IdentityMode, string, error) {
+	if want == chain.IdentityPrivateCA {
+		return chain.IdentityPrivateCA, "client identity: private-ca (as requested): the ALB presents a client certificate from the plugin's CA", nil
+	}
+	anchor, err := certs.TrustAnchor(alb.Pair.Chain, in.ExtraRoots)
+	if err == nil {
+		_, err = certs.VerifyChain(alb.Pair.Chain, []*x509.Certificate{anchor}, x509.ExtKeyUsageClientAuth, "", in.Now)
+	}
+	if err == nil {
+		return chain.IdentityALBCert, "client identity: alb-cert: the ALB certificate's chain allows TLS client authentication, so the ALB presents it to the gateway", nil
+	}
+	if want == chain.IdentityALBCert {
+		var ue *certs.UsageError
+		if errors.As(err, &ue) {
+			return "", "", &Error{Secret: alb.Ref, Err: fmt.Errorf("cannot be the ALB's client certificate: %w. Use --client-identity=private-ca (or auto)", err)}
+		}
+		return "", "", &Error{Secret: alb.Ref, Err: fmt.Errorf("cannot be the ALB's client certificate: %w", err)}
+	}
+	return chain.IdentityPrivateCA, fmt.Sprintf("client identity: private-ca: the ALB certificate cannot authenticate a TLS client (%v)", err), nil
+}
+
+// privateCA reuses the plugin's CA and client certificate when they are still
+// good, and issues what is missing or due for renewal.
+func privateCA(in Inputs, m *render.Material, gatewayTrust []byte) ([]string, error) {
+	p := in.Params
+	var notes []string
+	var ca *certs.CA
+	caRef := p.IstioNamespace + "/" + p.CASecret
+	if in.CASecret != nil {
+		existing, err := certs.ParseCA(in.CASecret.Data[corev1.TLSCertKey], in.CASecret.Data[corev1.TLSPrivateKeyKey])
+		switch {
+		case err != nil:
+			return nil, &Error{Secret: caRef, Err: fmt.Errorf("holds no usable CA: %w (delete it to have a new CA created; the gateway's -cacert will follow)", err)}
+		case certs.NeedsRenewal(existing.Cert, in.Now):
+			notes = append(notes, fmt.Sprintf("private CA %s expires %s: creating a new one", caRef, existing.Cert.NotAfter.Format(time.RFC3339)))
+		default:
+			ca = existing
+			m.CA = &render.KeyPairPEM{CertPEM: in.CASecret.Data[corev1.TLSCertKey], KeyPEM: in.CASecret.Data[corev1.TLSPrivateKeyKey]}
+		}
+	}
+	if ca == nil {
+		created, err := certs.NewCA("kubectl-albistio client CA "+p.IstioNamespace, in.Now, certs.DefaultCALifetime)
+		if err != nil {
+			return nil, err
+		}
+		keyPEM, err := certs.EncodePrivateKey(created.Key)
+		if err != nil {
+			return nil, err
+		}
+		ca = created
+		m.CA = &render.KeyPairPEM{CertPEM: certs.EncodeCertificates(created.Cert), KeyPEM: keyPEM}
+		notes = append(notes, "created private CA "+caRef)
+	}
+
+	id := &render.ClientIdentity{
+		Mode: chain.IdentityPrivateCA, ClientCAPEM: certs.EncodeCertificates(ca.Cert), GatewayTrustPEM: gatewayTrust,
+		Source: caRef, SourceHash: Fingerprint([]*x509.Certificate{ca.Cert}),
+	}
+	if certPEM, keyPEM, ok := reusableClientCert(in, ca); ok {
+		id.CertChainPEM, id.KeyPEM = certPEM, keyPEM
+	} else {
+		kp, err := ca.Issue(certs.ClientCertRequest{CommonName: p.Host, DNSNames: []string{p.Host}}, in.Now)
+		if err != nil {
+			return nil, err
+		}
+		keyPEM, err := certs.EncodePrivateKey(kp.Key)
+		if err != nil {
+			return nil, err
+		}
+		id.CertChainPEM, id.KeyPEM = certs.EncodeCertificates(kp.Leaf()), keyPEM
+		notes = append(notes, fmt.Sprintf("issued the ALB a client certificate for %s, valid until %s; re-run secrets (or setup) within %d days of that to renew it",
+			p.Host, kp.Leaf().NotAfter.Format(time.RFC3339), int(certs.RenewBefore.Hours()/24)))
+	}
+	m.Identity = id
+	return notes, nil
+}
+
+// reusableClientCert returns the existing client certificate and key when
+// they were issued by ca for this host, are not due for renewal, and sit
+// under the key names of the current flavor.
+func reusableClientCert(in Inputs, ca *certs.CA) ([]byte, []byte, bool) {
+	if in.ClientSecret == nil || in.ClientSecret.Annotations[chain.AnnotationIdentity] != string(chain.IdentityPrivateCA) {
+		return nil, nil, false
+	}
+	certKey, keyKey, _ := render.ClientSecretKeys(in.Params.Flavor)
+	certPEM, keyPEM := in.ClientSecret.Data[certKey], in.ClientSecret.Data[keyKey]
+	kp, err := certs.ParseKeyPair(certPEM, keyPEM)
+	if err != nil || certs.NeedsRenewal(kp.Leaf(), in.Now) || certs.CheckCovers(kp.Leaf(), in.Params.Host) != nil {
+		return nil, nil, false
+	}
+	if _, err := certs.VerifyChain(kp.Chain, []*x509.Certificate{ca.Cert}, x509.ExtKeyUsageClientAuth, "", in.Now); err != nil {
+		return nil, nil, false
+	}
+	return certPEM, keyPEM, true
+}
+
+// GatewayVerifyDepth is the verify depth the ALB needs for the gateway's
+// server chain in s: the CA certificates after the leaf, anchor included.
+func GatewayVerifyDepth(s *corev1.Secret, domain string, extra []*x509.Certificate, now time.Time) (int, error) {
+	src, err := ParseTLSSecret(s, now)
+	if err != nil {
+		return 0, err
+	}
+	anchor, err := certs.TrustAnchor(src.Pair.Chain, extra)
+	if err != nil {
+		return 0, &Error{Secret: src.Ref, Err: err}
+	}
+	path, err := certs.VerifyChain(src.Pair.Chain, []*x509.Certificate{anchor}, x509.ExtKeyUsageServerAuth, domain, now)
+	if err != nil {
+		return 0, &Error{Secret: src.Ref, Err: err}
+	}
+	return max(len(path)-1, 1), nil
+}

@@ -1,0 +1,190 @@
+// Package kube builds the API clients the commands use and reads what the
+// chain needs from the cluster: secrets, the Istio API version, the ALB
+// flavor, the gateway Service. Clients are built only when a command runs, so
+// `version` and `--help` never touch the kubeconfig.
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+)
+
+// UserAgent identifies the plugin in API server audit logs.
+var UserAgent = "kubectl-albistio"
+
+// Clients are the API clients of one command run.
+type Clients struct {
+	Dynamic dynamic.Interface
+	// REST reaches paths no typed client covers (API group discovery).
+	REST rest.Interface
+	// Host is the API server's address, for error messages.
+	Host string
+}
+
+// NewClients builds clients from kubectl's flags (--kubeconfig, --context,
+// --request-timeout, impersonation, ...).
+func NewClients(getter genericclioptions.RESTClientGetter) (*Clients, error) {
+	cfg, err := getter.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("cannot load the kubeconfig: %w (check --kubeconfig, $KUBECONFIG and --context)", err)
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = UserAgent
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot build a client for %s: %w", cfg.Host, err)
+	}
+	// Discovery of one API group is a plain GET on /apis/<group>; a bare
+	// REST client for it avoids building a full discovery client.
+	rcfg := rest.CopyConfig(cfg)
+	rcfg.GroupVersion = &schema.GroupVersion{}
+	rcfg.APIPath = "/apis"
+	rcfg.NegotiatedSerializer = runtimeNoopSerializer{}
+	rc, err := rest.UnversionedRESTClientFor(rcfg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot build a client for %s: %w", cfg.Host, err)
+	}
+	return &Clients{Dynamic: dyn, REST: rc, Host: cfg.Host}, nil
+}
+
+// Well-known resources the plugin reads or writes. The versions are fixed,
+// so no discovery round trip is needed to map kinds to resources.
+var (
+	Secrets          = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	Services         = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	Pods             = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	Namespaces       = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	Ingresses        = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}
+	IngressClasses   = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"}
+	ServersTransport = schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "serverstransports"}
+)
+
+// IstioResource is an Istio networking resource at the served version.
+func IstioResource(version, resource string) schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: "networking.istio.io", Version: version, Resource: resource}
+}
+
+// ResourceFor maps an object's kind to its resource. Only kinds the plugin
+// writes are known; anything else is a programming error reported as such.
+func ResourceFor(gvk schema.GroupVersionKind) (schema.GroupVersionResource, error) {
+	plural := map[string]string{
+		"Secret": "secrets", "Service": "services", "Ingress": "ingresses", "Gateway": "gateways",
+		"VirtualService": "virtualservices", "ServersTransport": "serverstransports", "Namespace": "namespaces",
+	}[gvk.Kind]
+	if plural == "" {
+		return schema.GroupVersionResource{}, fmt.Errorf("no resource known for kind %s", gvk)
+	}
+	return gvk.GroupVersion().WithResource(plural), nil
+}
+
+// Get reads one object; a missing object is (nil, nil), so callers decide
+// whether absence is an error.
+func (c *Clients) Get(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error) {
+	var ri dynamic.ResourceInterface = c.Dynamic.Resource(gvr)
+	if namespace != "" {
+		ri = c.Dynamic.Resource(gvr).Namespace(namespace)
+	}
+	u, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, c.Explain(err, "get", gvr, namespace, name)
+	}
+	return u, nil
+}
+
+// GetSecret reads a Secret; a missing one is (nil, nil).
+func (c *Clients) GetSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	u, err := c.Get(ctx, Secrets, namespace, name)
+	if err != nil || u == nil {
+		return nil, err
+	}
+	s := &corev1.Secret{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, s); err != nil {
+		return nil, fmt.Errorf("secret %s/%s is malformed: %w", namespace, name, err)
+	}
+	return s, nil
+}
+
+// Explain turns an API error into a sentence that says what failed, where,
+// and what to do about it.
+func (c *Clients) Explain(err error, verb string, gvr schema.GroupVersionResource, namespace, name string) error {
+	what := gvr.Resource
+	if gvr.Group != "" {
+		what += "." + gvr.Group
+	}
+	where := ""
+	if namespace != "" {
+		where = " in namespace " + namespace
+	}
+	target := what
+	if name != "" {
+		target = what + " " + name
+	}
+	switch {
+	case apierrors.IsForbidden(err):
+		return &Error{Code: ExitForbidden, Err: fmt.Errorf("forbidden: cannot %s %s%s: %s (ask your cluster admin for a role allowing %q on %s; deploy/rbac has the roles this plugin needs)",
+			verb, target, where, reason(err), verb, what)}
+	case apierrors.IsUnauthorized(err):
+		return &Error{Code: ExitUnreachable, Err: fmt.Errorf("the API server at %s rejected the credentials: %s (log in again, e.g. ibmcloud ks cluster config --cluster <name>)", c.Host, reason(err))}
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("%s not found%s: %s", target, where, reason(err))
+	case apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || errors.Is(err, context.DeadlineExceeded) || isNetTimeout(err):
+		return &Error{Code: ExitUnreachable, Err: fmt.Errorf("timed out talking to the API server at %s while trying to %s %s%s (raise --request-timeout or check the network)", c.Host, verb, target, where)}
+	case isConnError(err):
+		return &Error{Code: ExitUnreachable, Err: fmt.Errorf("cannot reach the API server at %s: %v (check the cluster is up and the kubeconfig context points at it)", c.Host, err)}
+	}
+	return fmt.Errorf("cannot %s %s%s: %w", verb, target, where, err)
+}
+
+func reason(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return status.Status().Message
+	}
+	return err.Error()
+}
+
+func isNetTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func isConnError(err error) bool {
+	var ue *url.Error
+	var oe *net.OpError
+	return errors.As(err, &ue) || errors.As(err, &oe) || strings.Contains(err.Error(), "connection refused")
+}
+
+// APIGroup reads /apis/<group>: which versions of a group the server serves.
+// A group that is not served is (nil, nil).
+func (c *Clients) APIGroup(ctx context.Context, group string) (*metav1.APIGroup, error) {
+	raw, err := c.REST.Get().AbsPath("/apis", group).DoRaw(ctx)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, c.Explain(err, "discover", schema.GroupVersionResource{Group: group}, "", "")
+	}
+	g := &metav1.APIGroup{}
+	if err := json.Unmarshal(raw, g); err != nil {
+		return nil, fmt.Errorf("the API server answered /apis/%s with something that is not an APIGroup: %w", group, err)
+	}
+	return g, nil
+}

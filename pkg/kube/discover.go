@@ -1,0 +1,149 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/render"
+)
+
+// IstioVersion returns the version of networking.istio.io to write: v1 where
+// served (Istio ≥ 1.22), else v1beta1. Without the group at all, Istio is not
+// installed and nothing the plugin writes would mean anything.
+func (c *Clients) IstioVersion(ctx context.Context) (string, error) {
+	g, err := c.APIGroup(ctx, render.IstioGroup)
+	if err != nil {
+		return "", err
+	}
+	if g == nil {
+		return "", WithCode(ExitInvalidInput, fmt.Errorf("the cluster at %s does not serve %s: Istio's CRDs are not installed (install Istio, e.g. the IKS managed Istio add-on, then re-run)", c.Host, render.IstioGroup))
+	}
+	for _, want := range render.IstioVersions {
+		for _, v := range g.Versions {
+			if v.Version == want {
+				return want, nil
+			}
+		}
+	}
+	var served []string
+	for _, v := range g.Versions {
+		served = append(served, v.Version)
+	}
+	return "", WithCode(ExitInvalidInput, fmt.Errorf("%s serves only %s; this plugin needs v1 or v1beta1 (Istio 1.5 or later)", render.IstioGroup, strings.Join(served, ", ")))
+}
+
+// IKS ALB controllers, as their IngressClasses name them.
+const (
+	NginxController   = "k8s.io/ingress-nginx"
+	TraefikController = "traefik.io/ingress-controller"
+)
+
+// FlavorFromClasses picks the ALB flavor from the cluster's IngressClasses.
+// Public classes win over private ones (the chain's host is public); a cluster
+// running both nginx and Traefik ALBs (mid-migration) is ambiguous and the
+// user must say which ALB serves the host.
+func FlavorFromClasses(classes []networkingv1.IngressClass) (chain.Flavor, string, error) {
+	byFlavor := map[chain.Flavor][]string{}
+	for _, ic := range classes {
+		switch ic.Spec.Controller {
+		case NginxController:
+			byFlavor[chain.FlavorNginx] = append(byFlavor[chain.FlavorNginx], ic.Name)
+		case TraefikController:
+			byFlavor[chain.FlavorTraefik] = append(byFlavor[chain.FlavorTraefik], ic.Name)
+		}
+	}
+	switch len(byFlavor) {
+	case 0:
+		var names []string
+		for _, ic := range classes {
+			names = append(names, ic.Name+" ("+ic.Spec.Controller+")")
+		}
+		if len(names) == 0 {
+			names = []string{"none"}
+		}
+		return "", "", fmt.Errorf("no IngressClass of an IKS ALB (controller %s or %s) found; the cluster has: %s. Pass --alb-flavor=nginx, traefik or classic", NginxController, TraefikController, strings.Join(names, ", "))
+	case 1:
+		for f, names := range byFlavor {
+			return f, preferPublic(names), nil
+		}
+	}
+	var all []string
+	for f, names := range byFlavor {
+		all = append(all, fmt.Sprintf("%s: %s", f, strings.Join(names, ", ")))
+	}
+	sort.Strings(all)
+	return "", "", fmt.Errorf("the cluster runs ALBs of more than one flavor (%s); pass --alb-flavor (and --ingress-class) for the ALB that serves the host", strings.Join(all, "; "))
+}
+
+func preferPublic(names []string) string {
+	sort.Strings(names)
+	for _, n := range names {
+		if strings.HasPrefix(n, "public-") {
+			return n
+		}
+	}
+	return names[0]
+}
+
+// ResolveFlavor settles FlavorAuto from the cluster's IngressClasses.
+func (c *Clients) ResolveFlavor(ctx context.Context, p *chain.Params) error {
+	if p.Flavor != chain.FlavorAuto {
+		return nil
+	}
+	list, err := c.Dynamic.Resource(IngressClasses).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return c.Explain(err, "list", IngressClasses, "", "")
+	}
+	classes := make([]networkingv1.IngressClass, len(list.Items))
+	for i := range list.Items {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &classes[i]); err != nil {
+			return fmt.Errorf("IngressClass %s is malformed: %w", list.Items[i].GetName(), err)
+		}
+	}
+	f, class, err := FlavorFromClasses(classes)
+	if err != nil {
+		return WithCode(ExitInvalidInput, err)
+	}
+	p.Flavor = f
+	if p.IngressClass == "" {
+		p.IngressClass = class
+	}
+	return nil
+}
+
+// GatewayBackend reads the gateway Service: the ALB must reach its HTTPS port,
+// and the Traefik flavor copies its selector and target port.
+func (c *Clients) GatewayBackend(ctx context.Context, p *chain.Params) (*corev1.Service, render.Backend, error) {
+	b := render.DefaultBackend(p)
+	u, err := c.Get(ctx, Services, p.IstioNamespace, p.GatewayService)
+	if err != nil {
+		return nil, b, err
+	}
+	if u == nil {
+		return nil, b, WithCode(ExitInvalidInput, fmt.Errorf("service %s/%s not found: it is the Istio ingress gateway's Service (set --gateway-service and --istio-namespace to where the gateway runs)", p.IstioNamespace, p.GatewayService))
+	}
+	svc := &corev1.Service{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, svc); err != nil {
+		return nil, b, fmt.Errorf("service %s/%s is malformed: %w", p.IstioNamespace, p.GatewayService, err)
+	}
+	for _, port := range svc.Spec.Ports {
+		if port.Port == p.GatewayServicePort {
+			b.Selector = svc.Spec.Selector
+			b.TargetPort = port.TargetPort
+			if b.TargetPort == (intstr.IntOrString{}) {
+				b.TargetPort = intstr.FromInt32(port.Port)
+			}
+			return svc, b, nil
+		}
+	}
+	return svc, b, WithCode(ExitInvalidInput, fmt.Errorf("service %s/%s has no port %d: the ALB re-encrypts to the gateway's HTTPS port (set --gateway-service-port)", p.IstioNamespace, p.GatewayService, p.GatewayServicePort))
+}
