@@ -1,0 +1,464 @@
+// Package datapath runs the real TLS data path the plugin configures, built
+// from the objects the plugin wrote and read back from the cluster: nginx
+// rendered as ingress-nginx renders an Ingress (the ALB), and a Go TLS server
+// that plays Istio's Envoy ingress gateway for a MUTUAL Gateway server.
+package datapath
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+)
+
+// GatewayConfig is what Envoy would be configured with for one MUTUAL server
+// of an Istio Gateway: the hosts it matches by SNI, its server certificate and
+// the CA it verifies client certificates with.
+type GatewayConfig struct {
+	// Namespace and Name identify the Gateway object.
+	Namespace, Name string
+	// WorkloadNamespace is the gateway pods' namespace, where Istio reads credentialName.
+	WorkloadNamespace string
+	// Hosts are the server's hosts with any "namespace/" prefix removed.
+	Hosts []string
+	// CredentialName is the server's tls.credentialName.
+	CredentialName string
+	// CertPEM is the server certificate chain presented to clients.
+	CertPEM []byte
+	// KeyPEM is the server certificate's private key.
+	KeyPEM []byte
+	// CAPEM holds the CAs that client certificates must chain to.
+	CAPEM []byte
+	// CASource says where CAPEM came from ("namespace/secret key"), for messages.
+	CASource string
+	// CRLPEM, if set, revokes client certificates (Istio's ca.crl / crl keys).
+	CRLPEM []byte
+	// SubjectAltNames, if set, restricts which client certificates are accepted.
+	SubjectAltNames []string
+}
+
+// GatewayGVRs are the Istio Gateway resources tried in order: v1 where served
+// (Istio 1.22+), else v1beta1, as the plugin itself falls back.
+func GatewayGVRs() []schema.GroupVersionResource {
+	return []schema.GroupVersionResource{
+		{Group: "networking.istio.io", Version: "v1", Resource: "gateways"},
+		{Group: "networking.istio.io", Version: "v1beta1", Resource: "gateways"},
+	}
+}
+
+// GatewayOption tunes GatewayFromCluster.
+type GatewayOption func(*gatewayOptions)
+
+type gatewayOptions struct {
+	workloadNamespace string
+}
+
+// InWorkloadNamespace names the namespace of the gateway pods that serve the
+// Gateway, for clusters where its selector matches gateway pods in several
+// namespaces (as when several tests share one API server).
+func InWorkloadNamespace(ns string) GatewayOption {
+	return func(o *gatewayOptions) { o.workloadNamespace = ns }
+}
+
+// GatewayFromCluster reads the Istio Gateway namespace/gatewayName, picks its
+// port-443 server with tls.mode MUTUAL, and reads the secrets Istio would:
+// credentialName in the namespace of the gateway pods its selector matches,
+// and the CA from "<credentialName>-cacert" (key cacert, else ca.crt), falling
+// back to the credential secret itself (istio pilot/pkg/credentials/kube).
+func GatewayFromCluster(ctx context.Context, dyn dynamic.Interface, kube kubernetes.Interface, namespace, gatewayName string, opts ...GatewayOption) (*GatewayConfig, error) {
+	var o gatewayOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	gw, err := getGateway(ctx, dyn, namespace, gatewayName)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &GatewayConfig{Namespace: namespace, Name: gatewayName}
+	if err := cfg.parseServer(gw); err != nil {
+		return nil, err
+	}
+	if cfg.WorkloadNamespace, err = workloadNamespace(ctx, kube, gw, o.workloadNamespace); err != nil {
+		return nil, err
+	}
+	secrets := kube.CoreV1().Secrets(cfg.WorkloadNamespace)
+	cred, err := secrets.Get(ctx, cfg.CredentialName, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s/%s: credentialName %q: reading secret %s/%s: %w", namespace, gatewayName, cfg.CredentialName, cfg.WorkloadNamespace, cfg.CredentialName, err)
+	}
+	if cfg.CertPEM, cfg.KeyPEM, err = keyAndCert(cred); err != nil {
+		return nil, fmt.Errorf("gateway %s/%s: secret %s/%s: %w", namespace, gatewayName, cred.Namespace, cred.Name, err)
+	}
+	caSecret, err := secrets.Get(ctx, cfg.CredentialName+"-cacert", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		// Istio falls back to the credential secret when no -cacert secret exists.
+		caSecret, err = cred, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s/%s: reading CA secret %s-cacert: %w", namespace, gatewayName, cfg.CredentialName, err)
+	}
+	var key string
+	if cfg.CAPEM, cfg.CRLPEM, key, err = root(caSecret); err != nil {
+		return nil, fmt.Errorf("gateway %s/%s: MUTUAL needs a CA: secret %s/%s: %w", namespace, gatewayName, caSecret.Namespace, caSecret.Name, err)
+	}
+	cfg.CASource = caSecret.Namespace + "/" + caSecret.Name + " " + key
+	return cfg, nil
+}
+
+func getGateway(ctx context.Context, dyn dynamic.Interface, ns, name string) (*unstructured.Unstructured, error) {
+	var firstErr error
+	for _, gvr := range GatewayGVRs() {
+		gw, err := dyn.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			return gw, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if !apierrors.IsNotFound(err) {
+			break
+		}
+	}
+	return nil, fmt.Errorf("reading Istio Gateway %s/%s: %w", ns, name, firstErr)
+}
+
+// parseServer picks the first server on port 443 with tls.mode MUTUAL.
+func (cfg *GatewayConfig) parseServer(gw *unstructured.Unstructured) error {
+	servers, _, _ := unstructured.NestedSlice(gw.Object, "spec", "servers")
+	for _, s := range servers {
+		srv, ok := s.(map[string]any)
+		if !ok {
+			continue
+		}
+		port, _, _ := unstructured.NestedFieldNoCopy(srv, "port", "number")
+		mode, _, _ := unstructured.NestedString(srv, "tls", "mode")
+		if !isNumber(port, 443) || mode != "MUTUAL" {
+			continue
+		}
+		cred, _, _ := unstructured.NestedString(srv, "tls", "credentialName")
+		if cred == "" {
+			return fmt.Errorf("gateway %s/%s: the MUTUAL server on port 443 has no tls.credentialName", cfg.Namespace, cfg.Name)
+		}
+		cfg.CredentialName = strings.TrimPrefix(cred, "kubernetes://")
+		hosts, _, _ := unstructured.NestedStringSlice(srv, "hosts")
+		for _, h := range hosts {
+			// "namespace/host" scopes a host to VirtualServices of a namespace; SNI sees only the host.
+			if i := strings.IndexByte(h, '/'); i >= 0 {
+				h = h[i+1:]
+			}
+			cfg.Hosts = append(cfg.Hosts, h)
+		}
+		cfg.SubjectAltNames, _, _ = unstructured.NestedStringSlice(srv, "tls", "subjectAltNames")
+		return nil
+	}
+	return fmt.Errorf("gateway %s/%s has no server on port 443 with tls.mode MUTUAL", cfg.Namespace, cfg.Name)
+}
+
+func isNumber(v any, n int64) bool {
+	switch x := v.(type) {
+	case int64:
+		return x == n
+	case float64:
+		return x == float64(n)
+	case int:
+		return int64(x) == n
+	}
+	return false
+}
+
+// workloadNamespace finds the namespace of the gateway pods the Gateway's
+// selector matches: Istio applies a Gateway to matching gateway workloads in
+// every namespace, and each reads credentialName from its own namespace.
+func workloadNamespace(ctx context.Context, kube kubernetes.Interface, gw *unstructured.Unstructured, want string) (string, error) {
+	sel, _, _ := unstructured.NestedStringMap(gw.Object, "spec", "selector")
+	if len(sel) == 0 {
+		return "", fmt.Errorf("gateway %s/%s has no spec.selector: no gateway workload would serve it", gw.GetNamespace(), gw.GetName())
+	}
+	selector := labels.SelectorFromSet(sel).String()
+	pods, err := kube.CoreV1().Pods(want).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return "", fmt.Errorf("listing gateway pods (%s): %w", selector, err)
+	}
+	var nss []string
+	for _, p := range pods.Items {
+		if !slices.Contains(nss, p.Namespace) {
+			nss = append(nss, p.Namespace)
+		}
+	}
+	sort.Strings(nss)
+	switch {
+	case len(nss) == 0 && want != "":
+		return "", fmt.Errorf("gateway %s/%s: selector %s matches no pod in namespace %s", gw.GetNamespace(), gw.GetName(), selector, want)
+	case len(nss) == 0:
+		return "", fmt.Errorf("gateway %s/%s: selector %s matches no gateway pod: no Envoy would serve it", gw.GetNamespace(), gw.GetName(), selector)
+	case len(nss) == 1:
+		return nss[0], nil
+	case slices.Contains(nss, gw.GetNamespace()):
+		return gw.GetNamespace(), nil
+	}
+	return "", fmt.Errorf("gateway %s/%s: selector %s matches gateway pods in namespaces %v; say which with InWorkloadNamespace", gw.GetNamespace(), gw.GetName(), selector, nss)
+}
+
+// keyAndCert reads the server credential in Istio's order: cert/key, then tls.crt/tls.key.
+func keyAndCert(s *corev1.Secret) (cert, key []byte, err error) {
+	for _, k := range [][2]string{{"cert", "key"}, {corev1.TLSCertKey, corev1.TLSPrivateKeyKey}} {
+		if len(s.Data[k[0]]) > 0 && len(s.Data[k[1]]) > 0 {
+			return s.Data[k[0]], s.Data[k[1]], nil
+		}
+	}
+	return nil, nil, fmt.Errorf("found secret, but didn't have expected keys (cert and key) or (tls.crt and tls.key); found: %s", keysOf(s))
+}
+
+// root reads the CA in Istio's order: cacert (with crl), then ca.crt (with ca.crl).
+func root(s *corev1.Secret) (ca, crl []byte, key string, err error) {
+	if len(s.Data["cacert"]) > 0 {
+		return s.Data["cacert"], s.Data["crl"], "cacert", nil
+	}
+	if len(s.Data["ca.crt"]) > 0 {
+		return s.Data["ca.crt"], s.Data["ca.crl"], "ca.crt", nil
+	}
+	return nil, nil, "", fmt.Errorf("found secret, but didn't have expected keys cacert or ca.crt; found: %s", keysOf(s))
+}
+
+func keysOf(s *corev1.Secret) string {
+	var ks []string
+	for k := range s.Data {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	if len(ks) == 0 {
+		return "no keys"
+	}
+	return strings.Join(ks, ", ")
+}
+
+// MatchesSNI tells whether Envoy would pick this server's filter chain for the
+// SNI: an exact host, a "*.suffix" wildcard (any depth, as Envoy matches the
+// longest wildcard suffix), or "*" which also matches no SNI at all.
+func (cfg *GatewayConfig) MatchesSNI(sni string) bool {
+	sni = strings.ToLower(strings.TrimSuffix(sni, "."))
+	for _, h := range cfg.Hosts {
+		h = strings.ToLower(h)
+		switch {
+		case h == "*":
+			return true
+		case sni == "":
+			continue
+		case h == sni:
+			return true
+		case strings.HasPrefix(h, "*.") && strings.HasSuffix(sni, h[1:]) && len(sni) > len(h)-1:
+			return true
+		}
+	}
+	return false
+}
+
+// GatewayServer is a running stand-in for the Envoy ingress gateway.
+type GatewayServer struct {
+	cfg *GatewayConfig
+	ln  net.Listener
+	srv *http.Server
+
+	mu         sync.Mutex
+	handshakes []string
+	requests   []Request
+}
+
+// Request is what the gateway saw of one request that passed mutual TLS.
+type Request struct {
+	// SNI is the server name the client sent.
+	SNI string
+	// Host is the HTTP Host header.
+	Host string
+	// Method and Path are the request line's.
+	Method, Path string
+	// ClientSubject is the verified client certificate's subject.
+	ClientSubject string
+	// ClientDNSNames are the verified client certificate's DNS names.
+	ClientDNSNames []string
+}
+
+// StartGateway serves cfg on 127.0.0.1 (a free port) the way Envoy serves a
+// MUTUAL Gateway server: a handshake whose SNI matches none of the hosts fails
+// (no filter chain), a client must present a certificate that verifies against
+// the CA for client authentication (Envoy's ssl_client purpose, Go's
+// ExtKeyUsageClientAuth), and behind it answers a tiny httpbin.
+func StartGateway(cfg *GatewayConfig) (*GatewayServer, error) {
+	cert, err := tls.X509KeyPair(cfg.CertPEM, cfg.KeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s/%s: server certificate: %w", cfg.Namespace, cfg.Name, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(cfg.CAPEM) {
+		return nil, fmt.Errorf("gateway %s/%s: no PEM certificate in the CA (%s)", cfg.Namespace, cfg.Name, cfg.CASource)
+	}
+	var crl *x509.RevocationList
+	if len(cfg.CRLPEM) > 0 {
+		if crl, err = parseCRL(cfg.CRLPEM); err != nil {
+			return nil, fmt.Errorf("gateway %s/%s: CRL: %w", cfg.Namespace, cfg.Name, err)
+		}
+	}
+	g := &GatewayServer{cfg: cfg}
+	perConn := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"http/1.1"},
+		// Runs after Go verified the chain (and its clientAuth usage).
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			leaf := cs.PeerCertificates[0]
+			if crl != nil {
+				for _, r := range crl.RevokedCertificateEntries {
+					if r.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
+						return fmt.Errorf("client certificate %s is revoked", leaf.Subject)
+					}
+				}
+			}
+			if len(cfg.SubjectAltNames) > 0 && !hasSAN(leaf, cfg.SubjectAltNames) {
+				return fmt.Errorf("client certificate %s matches none of subjectAltNames %v", leaf.Subject, cfg.SubjectAltNames)
+			}
+			return nil
+		},
+	}
+	tlsConfig := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			if !cfg.MatchesSNI(hello.ServerName) {
+				return nil, fmt.Errorf("no filter chain matches SNI %q (gateway hosts %v)", hello.ServerName, cfg.Hosts)
+			}
+			return perConn, nil
+		},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	g.ln = ln
+	g.srv = &http.Server{
+		Handler:           g.app(),
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		// net/http reports every failed handshake here; that is the one place
+		// the reason (e.g. "incompatible key usage") is visible server-side.
+		ErrorLog: log.New(logWriter(g.logLine), "", 0),
+	}
+	go func() { _ = g.srv.Serve(tls.NewListener(ln, tlsConfig)) }()
+	return g, nil
+}
+
+// Addr is the gateway's host:port on loopback.
+func (g *GatewayServer) Addr() string { return g.ln.Addr().String() }
+
+// Config is the configuration the gateway serves.
+func (g *GatewayServer) Config() *GatewayConfig { return g.cfg }
+
+// Close stops the gateway.
+func (g *GatewayServer) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := g.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return g.srv.Close()
+	}
+	return err
+}
+
+// HandshakeErrors are the reasons of every failed TLS handshake so far, oldest first.
+func (g *GatewayServer) HandshakeErrors() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.handshakes)
+}
+
+// LastHandshakeError is the reason of the latest failed handshake, or "".
+func (g *GatewayServer) LastHandshakeError() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.handshakes) == 0 {
+		return ""
+	}
+	return g.handshakes[len(g.handshakes)-1]
+}
+
+// Requests are the requests that passed mutual TLS, oldest first.
+func (g *GatewayServer) Requests() []Request {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.requests)
+}
+
+func (g *GatewayServer) logLine(line string) {
+	const prefix = "http: TLS handshake error from "
+	if !strings.HasPrefix(line, prefix) {
+		return
+	}
+	// "http: TLS handshake error from 127.0.0.1:1234: <reason>"
+	rest := strings.TrimPrefix(line, prefix)
+	if i := strings.Index(rest, ": "); i >= 0 {
+		rest = rest[i+2:]
+	}
+	g.mu.Lock()
+	g.handshakes = append(g.handshakes, strings.TrimSpace(rest))
+	g.mu.Unlock()
+}
+
+func (g *GatewayServer) record(r *http.Request) {
+	req := Request{Host: r.Host, Method: r.Method, Path: r.URL.Path}
+	if r.TLS != nil {
+		req.SNI = r.TLS.ServerName
+		if len(r.TLS.PeerCertificates) > 0 {
+			req.ClientSubject = r.TLS.PeerCertificates[0].Subject.String()
+			req.ClientDNSNames = r.TLS.PeerCertificates[0].DNSNames
+		}
+	}
+	g.mu.Lock()
+	g.requests = append(g.requests, req)
+	g.mu.Unlock()
+}
+
+func hasSAN(c *x509.Certificate, want []string) bool {
+	var have []string
+	have = append(have, c.DNSNames...)
+	have = append(have, c.EmailAddresses...)
+	for _, ip := range c.IPAddresses {
+		have = append(have, ip.String())
+	}
+	for _, u := range c.URIs {
+		have = append(have, u.String())
+	}
+	for _, w := range want {
+		if slices.Contains(have, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// logWriter hands each line written to it to a function.
+type logWriter func(string)
+
+func (w logWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w(line)
+	}
+	return len(p), nil
+}
