@@ -10,7 +10,7 @@ TEST_BIN ?= $(CURDIR)/test/bin
 export ALBISTIO_TEST_BIN := $(TEST_BIN)
 export ALBISTIO_PLUGIN_DIR := $(BIN)
 
-.PHONY: all build install test test-unit test-e2e test-bin lint demo cluster-up cluster-down clean
+.PHONY: all build install deps test test-unit test-e2e test-bin lint demo cluster-up cluster-down clean
 
 all: build
 
@@ -36,7 +36,7 @@ KUBE_VERSION_LDFLAGS := -X k8s.io/component-base/version.gitVersion=v1.37.2 -X k
 test-bin:
 	cd test && go build -ldflags '$(KUBE_VERSION_LDFLAGS)' -o $(TEST_BIN)/ k8s.io/kubernetes/cmd/kube-apiserver ./cmd/etcd
 
-test-e2e: build test-bin
+test-e2e: deps build test-bin
 	cd test && ALBISTIO_REQUIRE_NGINX=1 go test -count=1 -timeout 40m ./...
 
 lint:
@@ -50,8 +50,12 @@ cluster-up: test-bin
 cluster-down:
 	cd test && go run ./cmd/cluster down --dir $(CURDIR)/.cache/cluster
 
-demo: build test-bin
-	cd test && go run ./cmd/demo
+# Debian packages the demo and the end-to-end tests need (nginx, curl, ...).
+deps:
+	bash test/install-deps.sh
+
+demo: deps build test-bin
+	cd test && go run ./cmd/demo -plugin-dir $(BIN)
 
 clean:
 	rm -rf $(BIN) dist .cache
