@@ -273,7 +273,6 @@ func kubectl(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-
 func gvrOf(group, version, resource string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: group, Version: version, Resource: resource}
 }
