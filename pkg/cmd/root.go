@@ -63,6 +63,8 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdSecrets(configFlags, streams),
 		NewCmdGateway(configFlags, streams),
 		NewCmdIngress(configFlags, streams),
+		NewCmdSetup(configFlags, streams),
+		NewCmdCleanup(configFlags, streams),
 	)
 	return root
 }

@@ -135,36 +135,43 @@ func (o *SecretsOptions) Run(ctx context.Context) error {
 // planSecrets reads what the secrets slice needs and renders it. Every source
 // is checked before anything is returned, so a bad certificate writes nothing.
 func planSecrets(ctx context.Context, c *kube.Clients, p *chain.Params, extraRoots []*x509.Certificate, now time.Time) (render.Objects, []string, error) {
+	objs, notes, _, err := planSecretsWithDepth(ctx, c, p, extraRoots, now)
+	return objs, notes, err
+}
+
+// planSecretsWithDepth is planSecrets that also returns the verify depth the
+// ALB needs for the gateway's chain.
+func planSecretsWithDepth(ctx context.Context, c *kube.Clients, p *chain.Params, extraRoots []*x509.Certificate, now time.Time) (render.Objects, []string, int, error) {
 	if err := c.ResolveFlavor(ctx, p); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	in := identity.Inputs{Params: p, ExtraRoots: extraRoots, Now: now}
 	var err error
 	if in.ALBSecret, err = c.GetSecret(ctx, p.ALBSecretNamespace, p.ALBSecret); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	if in.ALBSecret == nil {
-		return nil, nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the ALB secret %s/%s was not found: IKS keeps it in namespace default (ibmcloud ks cluster get --cluster <name> shows its name as \"Ingress Secret\"); set --alb-secret and --alb-secret-namespace", p.ALBSecretNamespace, p.ALBSecret))
+		return nil, nil, 0, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the ALB secret %s/%s was not found: IKS keeps it in namespace default (ibmcloud ks cluster get --cluster <name> shows its name as \"Ingress Secret\"); set --alb-secret and --alb-secret-namespace", p.ALBSecretNamespace, p.ALBSecret))
 	}
 	if in.GatewaySecret, err = c.GetSecret(ctx, p.IstioNamespace, p.GatewaySecret); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	if in.GatewaySecret == nil {
-		return nil, nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the gateway secret %s/%s was not found: IKS creates it when you register the gateway's address, with ibmcloud ks nlb-dns create classic --cluster <name> --ip <gateway IP> --secret-namespace %s (it appears a few minutes later; ibmcloud ks nlb-dns ls shows its name)", p.IstioNamespace, p.GatewaySecret, p.IstioNamespace))
+		return nil, nil, 0, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the gateway secret %s/%s was not found: IKS creates it when you register the gateway's address, with ibmcloud ks nlb-dns create classic --cluster <name> --ip <gateway IP> --secret-namespace %s (it appears a few minutes later; ibmcloud ks nlb-dns ls shows its name)", p.IstioNamespace, p.GatewaySecret, p.IstioNamespace))
 	}
 	if in.CASecret, err = c.GetSecret(ctx, p.IstioNamespace, p.CASecret); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	if in.ClientSecret, err = c.GetSecret(ctx, p.IstioNamespace, p.ClientSecret); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	d, err := identity.Decide(in)
 	if err != nil {
 		var ie *identity.Error
 		if errors.As(err, &ie) {
-			return nil, nil, kube.WithCode(kube.ExitInvalidInput, err)
+			return nil, nil, 0, kube.WithCode(kube.ExitInvalidInput, err)
 		}
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	return render.Secrets(p, d.Material), d.Notes, nil
+	return render.Secrets(p, d.Material), d.Notes, d.GatewayVerifyDepth, nil
 }

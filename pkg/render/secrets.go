@@ -132,3 +132,14 @@ func Secrets(p *chain.Params, m *Material) Objects {
 	}
 	return append(objs, ClientSecret(p, m.Identity), CACertSecret(p, m.Identity))
 }
+
+// Namespace is the app namespace `setup --create-namespace` creates, with
+// sidecar injection on as the walkthrough labels it.
+func Namespace(p *chain.Params) *unstructured.Unstructured {
+	l := labels(p)
+	l["istio-injection"] = "enabled"
+	return toUnstructured(&corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: p.AppNamespace, Labels: l},
+	})
+}

@@ -1,0 +1,310 @@
+package cmd
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/albistio/kubectl-albistio/pkg/apply"
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/render"
+)
+
+// SetupOptions are the options of `kubectl albistio setup`.
+type SetupOptions struct {
+	ChainOptions
+	WriteOptions
+	genericiooptions.IOStreams
+	CAFile          string
+	CreateNamespace bool
+	Wait            bool
+	Timeout         time.Duration
+
+	extraRoots []*x509.Certificate
+	now        func() time.Time
+	// afterWrite runs the static checks; nil when the build has no check.
+	afterWrite func(ctx context.Context, o *SetupOptions) error
+}
+
+var setupExample = templates.Examples(`
+	# Set up the whole chain for httpbin in httptools, with the walkthrough's environment variables set
+	kubectl albistio setup -n httptools
+
+	# Print every object in one stream for GitOps, validated by the API server, without writing
+	kubectl albistio setup -n httptools --dry-run=server -o yaml
+
+	# Right after "ibmcloud ks nlb-dns create": wait up to 10 minutes for IKS to create the gateway secret
+	kubectl albistio setup -n httptools --create-namespace --wait --timeout 10m`)
+
+// NewCmdSetup builds `kubectl albistio setup`.
+func NewCmdSetup(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &SetupOptions{ChainOptions: newChainOptions(cf), WriteOptions: newWriteOptions(), IOStreams: streams, now: time.Now, Timeout: 5 * time.Minute}
+	cmd := &cobra.Command{
+		Use:   "setup",
+		Short: "Set up the whole chain: secrets, gateway and ingress, validated before anything is written",
+		Long: longDesc(`
+			Run the secrets, gateway and ingress slices from one set of parameters. Everything is
+			read and checked first (parameters, Istio's CRDs, namespaces, the ALB flavor, the
+			gateway Service, the source secrets and their certificates), then every object is
+			sent as a server-side dry run, and only when all of it holds are the objects that
+			change written. The plan is printed before writing; a run with nothing to change
+			writes nothing and says so. After IKS renews a certificate, setup updates exactly
+			the copies that went stale.`),
+		Example: setupExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Flags.AddFlags(cmd.Flags())
+	o.addFlags(cmd)
+	addCAFileFlag(cmd, &o.CAFile)
+	cmd.Flags().BoolVar(&o.CreateNamespace, "create-namespace", false, "Create the app namespace (-n) with istio-injection=enabled if it does not exist")
+	cmd.Flags().BoolVar(&o.Wait, "wait", false, "Wait for IKS to create the gateway secret (it appears minutes after ibmcloud ks nlb-dns create)")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits")
+	return cmd
+}
+
+// Complete resolves parameters, dry-run, printer and --ca-file.
+func (o *SetupOptions) Complete() error {
+	if err := o.WriteOptions.complete(); err != nil {
+		return err
+	}
+	if err := o.ChainOptions.complete(chain.NeedAll); err != nil {
+		return err
+	}
+	if o.Timeout <= 0 {
+		return usage(fmt.Errorf("--timeout %s must be positive", o.Timeout))
+	}
+	var err error
+	o.extraRoots, err = readCAFile(o.CAFile)
+	return err
+}
+
+// Run validates, plans, and writes the chain.
+func (o *SetupOptions) Run(ctx context.Context) error {
+	c, err := o.Clients()
+	if err != nil {
+		return err
+	}
+	objs, newNamespace, err := o.render(ctx, c)
+	if err != nil {
+		return err
+	}
+	if o.DryRun == apply.DryRunClient {
+		return o.print(o.Out, clientResults(objs))
+	}
+
+	// Validate every object with the API server before writing any.
+	checked := objs
+	if newNamespace != nil {
+		// Objects in a namespace that does not exist yet cannot be dry-run.
+		checked = withoutNamespace(objs, newNamespace.GetName())
+	}
+	dry := &apply.Applier{Clients: c, DryRun: apply.DryRunServer, Force: o.Force}
+	plan, err := dry.Apply(ctx, checked)
+	if err != nil {
+		return err
+	}
+	if newNamespace != nil {
+		plan = mergeCreated(objs, plan)
+	}
+	if o.DryRun == apply.DryRunServer {
+		return o.print(o.Out, plan)
+	}
+	var changing []apply.Result
+	for _, r := range plan {
+		if r.Op != apply.Unchanged {
+			changing = append(changing, r)
+		}
+	}
+	if len(changing) == 0 {
+		fmt.Fprintf(o.ErrOut, "The chain %q is up to date: nothing to write.\n", o.Params.Name)
+	} else {
+		fmt.Fprintln(o.ErrOut, "Plan:")
+		for _, r := range changing {
+			verb := "create"
+			if r.Op == apply.Configured {
+				verb = "update"
+			}
+			fmt.Fprintf(o.ErrOut, "  %s %s\n", verb, apply.Ref(r.Object))
+		}
+		write := &apply.Applier{Clients: c, DryRun: apply.DryRunNone, Force: o.Force}
+		results, err := write.Apply(ctx, objectsOf(objs, changing))
+		if perr := o.print(o.Out, results); perr != nil && err == nil {
+			err = perr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if o.afterWrite != nil {
+		return o.afterWrite(ctx, o)
+	}
+	return nil
+}
+
+// render reads and checks everything the chain needs and renders it in
+// write order. It writes nothing.
+func (o *SetupOptions) render(ctx context.Context, c *kube.Clients) (render.Objects, *corev1.Namespace, error) {
+	p := o.Params
+	istioVersion, err := c.IstioVersion(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := requireNamespace(ctx, c, p.IstioNamespace, "--istio-namespace", "install Istio, or point --istio-namespace at where the ingress gateway runs"); err != nil {
+		return nil, nil, err
+	}
+	var newNamespace *corev1.Namespace
+	if exists, err := namespaceExists(ctx, c, p.AppNamespace); err != nil {
+		return nil, nil, err
+	} else if !exists {
+		if !o.CreateNamespace {
+			return nil, nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("namespace %s (-n) does not exist: create it with sidecar injection on (kubectl create namespace %s; kubectl label namespace %s istio-injection=enabled), or pass --create-namespace", p.AppNamespace, p.AppNamespace, p.AppNamespace))
+		}
+		newNamespace = &corev1.Namespace{}
+		newNamespace.Name = p.AppNamespace
+	}
+	if err := c.ResolveFlavor(ctx, p); err != nil {
+		return nil, nil, err
+	}
+	_, backend, err := c.GatewayBackend(ctx, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.Wait {
+		if err := o.waitForGatewaySecret(ctx, c); err != nil {
+			return nil, nil, err
+		}
+	}
+	secrets, notes, depth, err := planSecretsWithDepth(ctx, c, p, o.extraRoots, o.now())
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(o.ErrOut, n)
+	}
+	backend.VerifyDepth = depth
+	ingress, err := render.Ingress(p, backend)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.Flavor == chain.FlavorClassic {
+		fmt.Fprintln(o.ErrOut, "Warning: the classic flavor's ingress.bluemix.net annotations are ignored by IKS ALBs running ingress-nginx or Traefik; use it only on a legacy ALB")
+	}
+	var objs render.Objects
+	if newNamespace != nil {
+		objs = append(objs, render.Namespace(p))
+	}
+	objs = append(objs, secrets...)
+	objs = append(objs, render.GatewayObjects(p, istioVersion)...)
+	return append(objs, ingress...), newNamespace, nil
+}
+
+// waitForGatewaySecret polls for the secret IKS creates asynchronously after
+// `ibmcloud ks nlb-dns create`, printing a progress line.
+func (o *SetupOptions) waitForGatewaySecret(ctx context.Context, c *kube.Clients) error {
+	p := o.Params
+	deadline := time.Now().Add(o.Timeout)
+	for attempt := 0; ; attempt++ {
+		s, err := c.GetSecret(ctx, p.IstioNamespace, p.GatewaySecret)
+		if err != nil {
+			return err
+		}
+		if s != nil {
+			if attempt > 0 {
+				fmt.Fprintf(o.ErrOut, "gateway secret %s/%s is there\n", p.IstioNamespace, p.GatewaySecret)
+			}
+			return nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("gave up after %s waiting for the gateway secret %s/%s: check ibmcloud ks nlb-dns ls --cluster <name> (the certificate status must be \"enabled\") and re-run", o.Timeout, p.IstioNamespace, p.GatewaySecret))
+		}
+		fmt.Fprintf(o.ErrOut, "waiting for IKS to create the gateway secret %s/%s (%s left)\n", p.IstioNamespace, p.GatewaySecret, left.Round(time.Second))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(5*time.Second, left)):
+		}
+	}
+}
+
+func namespaceExists(ctx context.Context, c *kube.Clients, name string) (bool, error) {
+	u, err := c.Get(ctx, kube.Namespaces, "", name)
+	return u != nil, err
+}
+
+func requireNamespace(ctx context.Context, c *kube.Clients, name, flag, fix string) error {
+	ok, err := namespaceExists(ctx, c, name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("namespace %s (%s) does not exist: %s", name, flag, fix))
+	}
+	return nil
+}
+
+func clientResults(objs render.Objects) []apply.Result {
+	out := make([]apply.Result, len(objs))
+	for i, o := range objs {
+		out[i] = apply.Result{Object: o, Op: apply.Configured}
+	}
+	return out
+}
+
+func withoutNamespace(objs render.Objects, ns string) render.Objects {
+	var out render.Objects
+	for _, o := range objs {
+		if o.GetNamespace() != ns && !(o.GetKind() == "Namespace" && o.GetName() == ns) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// mergeCreated puts the objects that could not be dry-run (a namespace to
+// be created and what goes into it) back into the plan, as creations.
+func mergeCreated(all render.Objects, checked []apply.Result) []apply.Result {
+	byRef := map[string]apply.Result{}
+	for _, r := range checked {
+		byRef[apply.Ref(r.Object)] = r
+	}
+	out := make([]apply.Result, 0, len(all))
+	for _, o := range all {
+		if r, ok := byRef[apply.Ref(o)]; ok {
+			out = append(out, r)
+		} else {
+			out = append(out, apply.Result{Object: o, Op: apply.Created})
+		}
+	}
+	return out
+}
+
+// objectsOf returns the rendered objects behind the changing results, in
+// write order.
+func objectsOf(all render.Objects, changing []apply.Result) render.Objects {
+	want := map[string]bool{}
+	for _, r := range changing {
+		want[apply.Ref(r.Object)] = true
+	}
+	var out render.Objects
+	for _, o := range all {
+		if want[apply.Ref(o)] {
+			out = append(out, o)
+		}
+	}
+	return out
+}
