@@ -292,8 +292,14 @@ func TrustAnchor(chain []*x509.Certificate, extra []*x509.Certificate) (*x509.Ce
 		if issuer == "" {
 			issuer = last.Issuer.String()
 		}
-		return nil, fmt.Errorf("the root certificate of %s is unknown: its issuer %q is not in the chain, not in --ca-file and not one of the bundled roots (ISRG Root X1, ISRG Root X2); pass the root certificate of %q with --ca-file: %w",
-			certName(last), issuer, issuer, x509.UnknownAuthorityError{Cert: last})
+		hint := fmt.Sprintf("pass the root certificate of %q with --ca-file", issuer)
+		if !last.IsCA {
+			// A leaf alone: IKS stores leaf + intermediate, so the
+			// intermediate was most likely dropped on the way.
+			hint = fmt.Sprintf("the chain holds only the leaf: add the intermediate certificate %q after it in tls.crt, or pass its root with --ca-file", issuer)
+		}
+		return nil, fmt.Errorf("the root certificate of %s is unknown: its issuer %q is not in the chain, not in --ca-file and not one of the bundled roots (ISRG Root X1, ISRG Root X2); %s: %w",
+			certName(last), issuer, hint, x509.UnknownAuthorityError{Cert: last})
 	}
 	return anchor, nil
 }

@@ -63,7 +63,7 @@ func NewCmdCleanup(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Flags.AddFlags(cmd.Flags())
+	o.addChainFlags(cmd)
 	cmd.Flags().StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `Must be "none", "server", or "client". client lists what would be deleted; server also sends the deletions as a dry run.`)
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "unchanged"
 	cmd.Flags().BoolVar(&o.IncludeCA, "include-ca", false, "Also delete the private CA secret (--ca-secret)")

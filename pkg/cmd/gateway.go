@@ -51,7 +51,7 @@ func NewCmdGateway(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Flags.AddFlags(cmd.Flags())
+	o.addChainFlags(cmd)
 	o.addFlags(cmd)
 	return cmd
 }

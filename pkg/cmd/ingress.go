@@ -23,7 +23,6 @@ type IngressOptions struct {
 	ChainOptions
 	WriteOptions
 	genericiooptions.IOStreams
-	CAFile string
 
 	backend render.Backend
 	now     func() time.Time
@@ -67,9 +66,8 @@ func NewCmdIngress(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Flags.AddFlags(cmd.Flags())
+	o.addChainFlags(cmd)
 	o.addFlags(cmd)
-	addCAFileFlag(cmd, &o.CAFile)
 	return cmd
 }
 

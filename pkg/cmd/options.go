@@ -22,12 +22,21 @@ type ChainOptions struct {
 	Params      *chain.Params
 	// Getenv reads the walkthrough's environment variables; tests replace it.
 	Getenv func(string) string
+	// CAFile is --ca-file: roots beyond the bundled ones.
+	CAFile string
 
 	clients *kube.Clients
 }
 
 func newChainOptions(cf *genericclioptions.ConfigFlags) ChainOptions {
 	return ChainOptions{ConfigFlags: cf, Flags: chain.NewFlags(), Getenv: os.Getenv}
+}
+
+// addChainFlags registers the chain flags and --ca-file, which every chain
+// command takes so that one command line fits every slice.
+func (o *ChainOptions) addChainFlags(cmd *cobra.Command) {
+	o.Flags.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "PEM file of root certificates the gateway's or the ALB's chain ends in, when not one of the bundled ISRG roots (nothing is ever downloaded)")
 }
 
 // complete resolves the parameters: the app namespace as kubectl resolves
@@ -50,7 +59,9 @@ func (o *ChainOptions) Clients() (*kube.Clients, error) {
 	if o.clients == nil {
 		c, err := kube.NewClients(o.ConfigFlags)
 		if err != nil {
-			return nil, kube.WithCode(kube.ExitUnreachable, err)
+			// A kubeconfig that cannot be loaded is a usage problem:
+			// nothing was contacted.
+			return nil, usage(err)
 		}
 		o.clients = c
 	}

@@ -26,7 +26,6 @@ type SecretsOptions struct {
 	ChainOptions
 	WriteOptions
 	genericiooptions.IOStreams
-	CAFile string
 
 	extraRoots []*x509.Certificate
 	now        func() time.Time
@@ -72,14 +71,9 @@ func NewCmdSecrets(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Flags.AddFlags(cmd.Flags())
+	o.addChainFlags(cmd)
 	o.addFlags(cmd)
-	addCAFileFlag(cmd, &o.CAFile)
 	return cmd
-}
-
-func addCAFileFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "ca-file", "", "PEM file of root certificates the gateway's or the ALB's chain ends in, when not one of the bundled ISRG roots (nothing is ever downloaded)")
 }
 
 // readCAFile reads --ca-file: public certificates only.

@@ -23,7 +23,6 @@ type SetupOptions struct {
 	ChainOptions
 	WriteOptions
 	genericiooptions.IOStreams
-	CAFile          string
 	CreateNamespace bool
 	Wait            bool
 	Timeout         time.Duration
@@ -67,9 +66,8 @@ func NewCmdSetup(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Flags.AddFlags(cmd.Flags())
+	o.addChainFlags(cmd)
 	o.addFlags(cmd)
-	addCAFileFlag(cmd, &o.CAFile)
 	cmd.Flags().BoolVar(&o.CreateNamespace, "create-namespace", false, "Create the app namespace (-n) with istio-injection=enabled if it does not exist")
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "Wait for IKS to create the gateway secret (it appears minutes after ibmcloud ks nlb-dns create)")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits")

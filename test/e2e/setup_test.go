@@ -190,7 +190,7 @@ func TestSetupInterrupted(t *testing.T) {
 	var applies atomic.Int64
 	var once sync.Once
 	const killAt = 3
-	proxy := newAPIProxy(t, func(r *http.Request) {
+	proxy := newAPIProxy(t, func(_ http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPatch && !strings.Contains(r.URL.RawQuery, "dryRun") {
 			if applies.Add(1) == killAt {
 				once.Do(func() {
@@ -200,6 +200,7 @@ func TestSetupInterrupted(t *testing.T) {
 				})
 			}
 		}
+		return false
 	})
 	r := albistioAs(t, proxy, nil, append([]string{"setup"}, w.flags("--alb-flavor", "nginx", "--request-timeout", "10s")...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -225,8 +226,9 @@ func TestSetupInterrupted(t *testing.T) {
 }
 
 // newAPIProxy puts an HTTPS reverse proxy in front of the API server that
-// calls hook on every request, and returns a kubeconfig pointing at it.
-func newAPIProxy(t *testing.T, hook func(*http.Request)) string {
+// calls hook on every request (a hook returning true has answered it
+// itself), and returns a kubeconfig pointing at it.
+func newAPIProxy(t *testing.T, hook func(http.ResponseWriter, *http.Request) bool) string {
 	t.Helper()
 	target, err := url.Parse(env.cluster.Server)
 	if err != nil {
@@ -239,8 +241,9 @@ func newAPIProxy(t *testing.T, hook func(*http.Request)) string {
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.Transport = &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: false}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		hook(r)
-		rp.ServeHTTP(rw, r)
+		if !hook(rw, r) {
+			rp.ServeHTTP(rw, r)
+		}
 	}))
 	srv.TLS = &tls.Config{}
 	srv.StartTLS()
