@@ -10,7 +10,7 @@ TEST_BIN ?= $(CURDIR)/test/bin
 export ALBISTIO_TEST_BIN := $(TEST_BIN)
 export ALBISTIO_PLUGIN_DIR := $(BIN)
 
-.PHONY: all build install deps test test-unit test-e2e test-bin lint demo cluster-up cluster-down clean
+.PHONY: all build install deps test test-unit fuzz fuzz-short test-e2e test-bin lint demo cluster-up cluster-down clean
 
 all: build
 
@@ -23,10 +23,24 @@ install: build
 
 # The whole suite: unit tests, then end-to-end tests against a real
 # kube-apiserver + etcd with Istio's CRDs, nginx in the ALB's role.
-test: lint test-unit test-e2e
+test: lint test-unit fuzz-short test-e2e
 
 test-unit:
 	go test ./...
+
+# Every Fuzz target in pkg/, each for FUZZTIME (go test -fuzz takes one
+# target at a time). CI runs them briefly; run `make fuzz` for longer.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for pkg in $$(go list ./pkg/...); do \
+	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    go test $$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -parallel 2; \
+	  done; \
+	done
+
+fuzz-short:
+	$(MAKE) fuzz FUZZTIME=5s
 
 # kube-apiserver and etcd build from the Go module proxy (minutes cold,
 # seconds with a warm build cache); always the same flags so the cache holds.
