@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -275,4 +276,31 @@ func kubectl(t *testing.T, args ...string) string {
 
 func gvrOf(group, version, resource string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: group, Version: version, Resource: resource}
+}
+
+// Where discovery shows networking.istio.io/v1 is not served (Istio < 1.22),
+// the gateway slice falls back to v1beta1.
+func TestIstioV1beta1Fallback(t *testing.T) {
+	w := newWorld(t, false)
+	oldIstio := newAPIProxy(t, func(rw http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/apis/networking.istio.io" {
+			rw.Header().Set("Content-Type", "application/json")
+			rw.Write([]byte(`{"kind":"APIGroup","apiVersion":"v1","name":"networking.istio.io","versions":[{"groupVersion":"networking.istio.io/v1beta1","version":"v1beta1"},{"groupVersion":"networking.istio.io/v1alpha3","version":"v1alpha3"}],"preferredVersion":{"groupVersion":"networking.istio.io/v1beta1","version":"v1beta1"}}`))
+			return true
+		}
+		return false
+	})
+	r := albistioAs(t, oldIstio, nil, append([]string{"gateway"}, dropFlag(w.flags(), "--ca-file")...)...)
+	mustSucceed(t, r)
+	r = albistioAs(t, oldIstio, nil, append([]string{"gateway"}, dropFlag(w.flags("-o", "yaml"), "--ca-file")...)...)
+	if strings.Count(r.stdout, "apiVersion: networking.istio.io/v1beta1") != 2 {
+		t.Fatalf("want the Gateway and VirtualService written as v1beta1:\n%s", r)
+	}
+	gw, err := env.dyn.Resource(gvrOf("networking.istio.io", "v1beta1", "gateways")).Namespace(w.p.AppNamespace).Get(context.Background(), "default-ingress-gateway", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gw.GetManagedFields()[0].APIVersion != "networking.istio.io/v1beta1" {
+		t.Errorf("the Gateway was applied as %s", gw.GetManagedFields()[0].APIVersion)
+	}
 }
