@@ -37,6 +37,7 @@ func newChainOptions(cf *genericclioptions.ConfigFlags) ChainOptions {
 func (o *ChainOptions) addChainFlags(cmd *cobra.Command) {
 	o.Flags.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "PEM file of root certificates the gateway's or the ALB's chain ends in, when not one of the bundled ISRG roots (nothing is ever downloaded)")
+	o.registerChainCompletions(cmd)
 }
 
 // complete resolves the parameters: the app namespace as kubectl resolves

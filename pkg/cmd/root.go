@@ -51,6 +51,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 	flags := root.PersistentFlags()
 	configFlags.AddFlags(flags)
+	registerNamespaceCompletion(root, configFlags)
 	goflags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(goflags)
 	for _, name := range []string{"v", "vmodule"} {
