@@ -78,13 +78,5 @@ func (o *GatewayOptions) Complete(ctx context.Context) error {
 
 // Run applies the gateway slice.
 func (o *GatewayOptions) Run(ctx context.Context) error {
-	a := &apply.Applier{DryRun: o.DryRun, Force: o.Force}
-	if o.DryRun != apply.DryRunClient {
-		a.Clients = o.clients
-	}
-	results, err := a.Apply(ctx, render.GatewayObjects(o.Params, o.istioVersion))
-	if perr := o.print(o.Out, results); perr != nil && err == nil {
-		err = perr
-	}
-	return err
+	return o.applyAndPrint(ctx, o.clients, o.Out, render.GatewayObjects(o.Params, o.istioVersion))
 }

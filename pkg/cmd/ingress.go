@@ -137,13 +137,5 @@ func (o *IngressOptions) Run(ctx context.Context) error {
 	if o.Params.Flavor == chain.FlavorClassic {
 		fmt.Fprintln(o.ErrOut, "Warning: the classic flavor's ingress.bluemix.net annotations are ignored by IKS ALBs running ingress-nginx or Traefik; use it only on a legacy ALB")
 	}
-	a := &apply.Applier{DryRun: o.DryRun, Force: o.Force}
-	if o.DryRun != apply.DryRunClient {
-		a.Clients = o.clients
-	}
-	results, err := a.Apply(ctx, objs)
-	if perr := o.print(o.Out, results); perr != nil && err == nil {
-		err = perr
-	}
-	return err
+	return o.applyAndPrint(ctx, o.clients, o.Out, objs)
 }

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/albistio/kubectl-albistio/pkg/apply"
 	"github.com/albistio/kubectl-albistio/pkg/chain"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/render"
 )
 
 // ChainOptions are the parameters every chain command shares.
@@ -106,6 +108,17 @@ func (w *WriteOptions) complete() error {
 		w.printer = p
 	}
 	return nil
+}
+
+// applyAndPrint applies objs and prints what happened, including what was
+// written before a failure. c nil means a client dry run with no cluster.
+func (w *WriteOptions) applyAndPrint(ctx context.Context, c *kube.Clients, out io.Writer, objs render.Objects) error {
+	a := &apply.Applier{Clients: c, DryRun: w.DryRun, Force: w.Force}
+	results, err := a.Apply(ctx, objs)
+	if perr := w.print(out, results); perr != nil && err == nil {
+		err = perr
+	}
+	return err
 }
 
 // print writes the results: objects in the chosen format (JSON as one List so

@@ -13,7 +13,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
 
-	"github.com/albistio/kubectl-albistio/pkg/apply"
 	"github.com/albistio/kubectl-albistio/pkg/certs"
 	"github.com/albistio/kubectl-albistio/pkg/chain"
 	"github.com/albistio/kubectl-albistio/pkg/identity"
@@ -118,12 +117,7 @@ func (o *SecretsOptions) Run(ctx context.Context) error {
 	for _, n := range notes {
 		fmt.Fprintln(o.ErrOut, n)
 	}
-	a := &apply.Applier{Clients: c, DryRun: o.DryRun, Force: o.Force}
-	results, err := a.Apply(ctx, objs)
-	if perr := o.print(o.Out, results); perr != nil && err == nil {
-		err = perr
-	}
-	return err
+	return o.applyAndPrint(ctx, c, o.Out, objs)
 }
 
 // planSecrets reads what the secrets slice needs and renders it. Every source
