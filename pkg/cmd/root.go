@@ -64,6 +64,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdSecrets(configFlags, streams),
 		NewCmdGateway(configFlags, streams),
 		NewCmdIngress(configFlags, streams),
+		NewCmdCheck(configFlags, streams),
 		NewCmdSetup(configFlags, streams),
 		NewCmdCleanup(configFlags, streams),
 	)

@@ -1,0 +1,19 @@
+// Package check finds every way the ALB → Istio ingress gateway chain can
+// fail before a user's traffic does.
+//
+// It works in three steps, each in its own place:
+//   - Read (reader.go) takes a Snapshot of the objects the chain consists of,
+//     with a fixed number of API requests (GETs by name, LISTs bounded by a
+//     label selector) that does not grow with the size of the cluster;
+//   - Run applies the rules (rule_*.go, one job each, listed in rules.go),
+//     pure functions from the Snapshot, the chain's parameters and the time
+//     to Findings;
+//   - Probe (probe.go) optionally performs the mutual-TLS handshake the ALB
+//     would make and reports what the gateway answered.
+//
+// A Finding carries a stable code (codes.go lists them all, once), a level,
+// the object and field involved, what is wrong and one line on how to fix it.
+// Codes are grouped by area: 01xx secrets and certificates, 02xx trust,
+// 03xx copies, 04xx Gateway and gateway workload, 05xx VirtualService,
+// 06xx Ingress and ALB annotations, 07xx Istio API, 08xx live probe.
+package check

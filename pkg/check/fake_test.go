@@ -1,0 +1,71 @@
+package check
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+
+	"github.com/albistio/kubectl-albistio/pkg/kube"
+)
+
+// fakeAPI is a cluster for unit tests: a dynamic fake client holding the
+// world's objects, behind the real kube.Clients Get and List, plus the
+// discovery answer for Istio's group. It counts discovery requests; the
+// fake client records the others as actions.
+type fakeAPI struct {
+	*kube.Clients
+	Fake      *dynamicfake.FakeDynamicClient
+	served    []string
+	discovery int
+}
+
+func (f *fakeAPI) APIGroup(_ context.Context, group string) (*metav1.APIGroup, error) {
+	f.discovery++
+	if f.served == nil {
+		return nil, nil
+	}
+	g := &metav1.APIGroup{Name: group}
+	for _, v := range f.served {
+		g.Versions = append(g.Versions, metav1.GroupVersionForDiscovery{GroupVersion: group + "/" + v, Version: v})
+	}
+	return g, nil
+}
+
+// requests is every API request made so far.
+func (f *fakeAPI) requests() int { return f.discovery + len(f.Fake.Actions()) }
+
+func newFakeAPI(t *testing.T, w *world, extra ...*unstructured.Unstructured) *fakeAPI {
+	t.Helper()
+	listKinds := map[schema.GroupVersionResource]string{
+		kube.IngressClasses: "IngressClassList",
+		kube.Pods:           "PodList",
+		kube.Secrets:        "SecretList",
+		kube.Services:       "ServiceList",
+	}
+	fake := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds)
+	// Objects go in under their real resource names: the fake's own guess
+	// from the kind turns Gateway into "gatewaies".
+	for _, u := range append(slices.Clone(w.objects), extra...) {
+		gvk := u.GroupVersionKind()
+		gvr, err := kube.ResourceFor(gvk)
+		switch gvk.Kind {
+		case "Pod":
+			gvr, err = kube.Pods, nil
+		case "IngressClass":
+			gvr, err = kube.IngressClasses, nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fake.Tracker().Create(gvr, u.DeepCopy(), u.GetNamespace()); err != nil {
+			t.Fatalf("adding %s: %v", key(u), err)
+		}
+	}
+	return &fakeAPI{Clients: &kube.Clients{Dynamic: fake, Host: "https://fake"}, Fake: fake, served: w.served}
+}

@@ -1,0 +1,167 @@
+package check
+
+import (
+	"crypto/x509"
+	"fmt"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/albistio/kubectl-albistio/pkg/certs"
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/render"
+)
+
+// Input is what the rules judge: a snapshot, the chain's parameters, and
+// the time. Rules are pure functions of it.
+type Input struct {
+	// Params are the chain's parameters; Flavor is resolved unless
+	// Snapshot.FlavorError says why it could not be.
+	Params   *chain.Params
+	Snapshot *Snapshot
+	Now      time.Time
+	// ExtraRoots come from --ca-file: roots a chain may end in when no
+	// secret in the cluster holds them.
+	ExtraRoots []*x509.Certificate
+}
+
+// caKeys are the keys Istio reads the CA of a MUTUAL gateway from, in this
+// order (istio pilot/pkg/credentials/kube/secrets.go).
+func caKeys() []string { return []string{"cacert", "ca.crt"} }
+
+// clientKeys are the data keys of the client secret for the flavor; an
+// undetected flavor reads the nginx and Traefik keys, which IKS ALBs use.
+func (in *Input) clientKeys() (cert, key, trust string) {
+	f := in.Params.Flavor
+	if f != chain.FlavorClassic {
+		f = chain.FlavorNginx
+	}
+	return render.ClientSecretKeys(f)
+}
+
+// albPair is the ALB's certificate and key, nil when missing or unusable.
+func (in *Input) albPair() *certs.KeyPair {
+	kp, _ := parsePair(in.Snapshot.ALBSecret, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, "")
+	return kp
+}
+
+// gatewayPair is the gateway's certificate and key, nil when missing or unusable.
+func (in *Input) gatewayPair() *certs.KeyPair {
+	kp, _ := parsePair(in.Snapshot.GatewaySecret, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, "")
+	return kp
+}
+
+// clientPair is the certificate and key the ALB presents to the gateway.
+func (in *Input) clientPair() *certs.KeyPair {
+	c, k, _ := in.clientKeys()
+	kp, _ := parsePair(in.Snapshot.ClientSecret, c, k, "")
+	return kp
+}
+
+// albTrust are the CA certificates the ALB verifies the gateway with.
+func (in *Input) albTrust() []*x509.Certificate {
+	_, _, t := in.clientKeys()
+	cs, _ := parseCerts(in.Snapshot.ClientSecret, t, "")
+	return cs
+}
+
+// gatewayClientCAs are the CA certificates the gateway verifies the ALB
+// with, and the secret they come from: <gateway-secret>-cacert first, then
+// the gateway secret itself, as Istio looks them up.
+func (in *Input) gatewayClientCAs() ([]*x509.Certificate, *corev1.Secret) {
+	for _, s := range []*corev1.Secret{in.Snapshot.CACert, in.Snapshot.GatewaySecret} {
+		if s == nil {
+			continue
+		}
+		for _, k := range caKeys() {
+			if len(s.Data[k]) > 0 {
+				cs, _ := parseCerts(s, k, "")
+				return cs, s
+			}
+		}
+	}
+	return nil, nil
+}
+
+// caCert is the private CA's certificate, nil when not read or unusable.
+func (in *Input) caCert() *x509.Certificate {
+	cs, _ := parseCerts(in.Snapshot.CASecret, corev1.TLSCertKey, "")
+	if len(cs) == 0 {
+		return nil
+	}
+	return cs[0]
+}
+
+// separateIngressTLS reports whether the Ingress's TLS secret is an object
+// of its own (the plugin's copy) rather than the ALB secret itself.
+func (in *Input) separateIngressTLS() bool {
+	s := in.Snapshot
+	return s.IngressTLSSecret != nil && s.IngressTLSSecret != s.ALBSecret &&
+		!(s.ALBSecret != nil && s.IngressTLSSecret.Namespace == s.ALBSecret.Namespace && s.IngressTLSSecret.Name == s.ALBSecret.Name)
+}
+
+// secretRef names a secret as findings do.
+func secretRef(s *corev1.Secret) string { return objectRef("Secret", s.Namespace, s.Name) }
+
+// dataField names a data key as findings do.
+func dataField(key string) string { return "data[" + key + "]" }
+
+// parsePair reads a certificate chain and its private key from two data
+// keys of s. It returns the pair, or nil with findings saying why not:
+// missing keys (ALB0105), data that does not parse (ALB0106), a key that
+// belongs to another certificate (ALB0107). fix is the findings' fix line.
+func parsePair(s *corev1.Secret, certKey, keyKey, fix string) (*certs.KeyPair, []Finding) {
+	if s == nil {
+		return nil, nil
+	}
+	chainCerts, fs := parseCerts(s, certKey, fix)
+	var keyErr error
+	if len(s.Data[keyKey]) == 0 {
+		fs = append(fs, newFinding(SecretKeyMissing, secretRef(s), dataField(keyKey),
+			fmt.Sprintf("the secret has no %s: its reader needs the private key there", keyKey), fix))
+		keyErr = fmt.Errorf("missing")
+	} else if _, err := certs.ParsePrivateKey(s.Data[keyKey]); err != nil {
+		fs = append(fs, newFinding(SecretUnparsable, secretRef(s), dataField(keyKey), err.Error(), fix))
+		keyErr = err
+	}
+	if len(fs) > 0 || keyErr != nil || chainCerts == nil {
+		return nil, fs
+	}
+	kp, err := certs.ParseKeyPair(s.Data[certKey], s.Data[keyKey])
+	if err != nil {
+		return nil, []Finding{newFinding(KeyMismatch, secretRef(s), dataField(keyKey), err.Error(), fix)}
+	}
+	return kp, nil
+}
+
+// parseCerts reads the certificates under key of s, or nil with a finding
+// saying the key is missing (ALB0105) or does not parse (ALB0106).
+func parseCerts(s *corev1.Secret, key, fix string) ([]*x509.Certificate, []Finding) {
+	if s == nil {
+		return nil, nil
+	}
+	data := s.Data[key]
+	if len(data) == 0 {
+		return nil, []Finding{newFinding(SecretKeyMissing, secretRef(s), dataField(key),
+			fmt.Sprintf("the secret has no %s: its reader needs the certificate there (it has %s)", key, dataKeys(s)), fix)}
+	}
+	cs, err := certs.ParseCertificates(data)
+	if err != nil {
+		return nil, []Finding{newFinding(SecretUnparsable, secretRef(s), dataField(key), err.Error(), fix)}
+	}
+	return cs, nil
+}
+
+// dataKeys lists a secret's data keys for messages.
+func dataKeys(s *corev1.Secret) string {
+	if len(s.Data) == 0 {
+		return "no data"
+	}
+	keys := make([]string, 0, len(s.Data))
+	for k := range s.Data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return "keys " + joinQuoted(keys)
+}

@@ -1,0 +1,127 @@
+package check
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Output formats of check's report.
+const (
+	FormatText = "text"
+	FormatJSON = "json"
+	FormatYAML = "yaml"
+)
+
+// Report is check's machine-readable output: a stable structure that
+// `-o json` and `-o yaml` print.
+type Report struct {
+	Findings []Finding `json:"findings"`
+	Summary  Summary   `json:"summary"`
+}
+
+// NewReport wraps findings with their summary.
+func NewReport(fs []Finding) Report {
+	if fs == nil {
+		fs = []Finding{}
+	}
+	return Report{Findings: fs, Summary: Summarize(fs)}
+}
+
+// Write prints the report in format: text (one finding a line, colour when
+// color is set, then the summary), json or yaml.
+func (r Report) Write(w io.Writer, format string, color bool) error {
+	switch format {
+	case FormatJSON:
+		return writeJSON(w, r)
+	case FormatYAML:
+		return writeYAML(w, r)
+	}
+	var b strings.Builder
+	for _, f := range r.Findings {
+		b.WriteString(textLine(f, color))
+		b.WriteByte('\n')
+	}
+	if len(r.Findings) == 0 {
+		b.WriteString("No problems found.\n")
+	}
+	b.WriteString(r.Summary.String())
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// textLine renders "LEVEL CODE Object field: message — fix".
+func textLine(f Finding, color bool) string {
+	var b strings.Builder
+	b.WriteString(levelLabel(f.Level, color))
+	b.WriteString(" ")
+	b.WriteString(string(f.Code))
+	b.WriteString(" ")
+	b.WriteString(f.Object)
+	if f.Field != "" {
+		b.WriteString(" ")
+		b.WriteString(f.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(f.Message)
+	if f.Fix != "" {
+		b.WriteString(" — ")
+		b.WriteString(f.Fix)
+	}
+	return b.String()
+}
+
+// levelLabel is the level, upper-case and padded to one width, in its
+// colour on a terminal.
+func levelLabel(l Level, color bool) string {
+	label := fmt.Sprintf("%-7s", strings.ToUpper(string(l)))
+	if !color {
+		return label
+	}
+	code := map[Level]string{LevelError: "31", LevelWarning: "33", LevelInfo: "36"}[l]
+	if code == "" {
+		return label
+	}
+	return "\x1b[" + code + "m" + label + "\x1b[0m"
+}
+
+// WriteCatalog prints every code with its level and description: a table
+// for text, a list for json and yaml.
+func WriteCatalog(w io.Writer, format string) error {
+	cat := Catalog()
+	switch format {
+	case FormatJSON:
+		return writeJSON(w, cat)
+	case FormatYAML:
+		return writeYAML(w, cat)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-7s  %-7s  %s\n", "CODE", "LEVEL", "DESCRIPTION")
+	for _, c := range cat {
+		fmt.Fprintf(&b, "%-7s  %-7s  %s\n", c.Code, c.Level, c.Description)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeJSON(w io.Writer, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
+}
+
+func writeYAML(w io.Writer, v any) error {
+	data, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}

@@ -1,0 +1,54 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/render"
+)
+
+// checkClassic: the legacy IBM ALB re-encrypts to a Service only when its
+// ingress.bluemix.net/ssl-services annotation names it, with the client
+// secret as ssl-secret.
+func checkClassic(in *Input) []Finding {
+	s, p := in.Snapshot, in.Params
+	if p.Flavor != chain.FlavorClassic || s.Ingress == nil {
+		return nil
+	}
+	obj := objectRef("Ingress", s.Ingress.Namespace, s.Ingress.Name)
+	field := annotationField(render.ClassicSSLServices)
+	fix := "re-run kubectl albistio ingress --alb-flavor=classic"
+	svc, ok := classicService(in)
+	switch {
+	case !ok:
+		return []Finding{newFinding(ClassicSSLServicesWrong, obj, field,
+			fmt.Sprintf("no ssl-services entry has ssl-service=%s: the ALB speaks plain HTTP to the gateway's TLS port", p.GatewayService), fix)}
+	case svc["ssl-secret"] != p.ClientSecret:
+		return []Finding{newFinding(ClassicSSLServicesWrong, obj, field,
+			fmt.Sprintf("the entry for %s has ssl-secret=%q, not --client-secret %q: the ALB presents another client certificate, or none", p.GatewayService, svc["ssl-secret"], p.ClientSecret), fix)}
+	}
+	return nil
+}
+
+// classicService parses the ssl-services annotation ("ssl-service=<svc>
+// ssl-secret=<secret> ...; ssl-service=...") and returns the entry of the
+// gateway Service.
+func classicService(in *Input) (map[string]string, bool) {
+	ing := in.Snapshot.Ingress
+	if ing == nil {
+		return nil, false
+	}
+	for _, entry := range strings.Split(ing.Annotations[render.ClassicSSLServices], ";") {
+		fields := map[string]string{}
+		for _, tok := range strings.Fields(entry) {
+			if k, v, ok := strings.Cut(tok, "="); ok {
+				fields[k] = v
+			}
+		}
+		if fields["ssl-service"] == in.Params.GatewayService {
+			return fields, true
+		}
+	}
+	return nil, false
+}

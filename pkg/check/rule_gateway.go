@@ -1,0 +1,100 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+
+	istionet "istio.io/api/networking/v1alpha3"
+	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+)
+
+// checkGateway: the Gateway terminates the ALB's mutual TLS: a server on the
+// HTTPS port, protocol HTTPS, mode MUTUAL with the gateway's secret, and
+// hosts that take both the SNI the ALB sends (the gateway domain) and the
+// Host header it forwards (--host).
+func checkGateway(in *Input) []Finding {
+	s, p := in.Snapshot, in.Params
+	if s.IstioVersion == "" {
+		return nil // the istio-api rule reports it
+	}
+	obj := objectRef("Gateway", p.AppNamespace, p.GatewayName)
+	gw := s.Gateway
+	if gw == nil {
+		return []Finding{newFinding(GatewayMissing, obj, "",
+			"the Istio Gateway that terminates the ALB's mutual TLS was not found",
+			fmt.Sprintf("run kubectl albistio gateway -n %s, or set --gateway-name", p.AppNamespace))}
+	}
+	server, i := chainServer(gw, in)
+	if server == nil {
+		var ports []string
+		for _, sv := range gw.Spec.GetServers() {
+			ports = append(ports, fmt.Sprint(sv.GetPort().GetNumber()))
+		}
+		return []Finding{newFinding(GatewayPortMissing, obj, "spec.servers",
+			fmt.Sprintf("no server listens on port %d, the gateway Service port the ALB connects to (servers listen on %s)", p.GatewayServicePort, joinQuoted(ports)),
+			"re-run kubectl albistio gateway, or set --gateway-service-port to the port the Gateway serves"),
+		}
+	}
+	field := fmt.Sprintf("spec.servers[%d]", i)
+	if proto := server.GetPort().GetProtocol(); !strings.EqualFold(proto, "HTTPS") {
+		return []Finding{newFinding(GatewayNotHTTPS, obj, field+".port.protocol",
+			fmt.Sprintf("the server's protocol is %q, so the gateway does not terminate TLS there and the ALB's handshake fails", proto),
+			"set the protocol to HTTPS (re-run kubectl albistio gateway)")}
+	}
+	var fs []Finding
+	tls := server.GetTls()
+	switch mode := tls.GetMode(); {
+	case tls == nil:
+		fs = append(fs, newFinding(GatewayTLSModeBroken, obj, field+".tls",
+			"the HTTPS server has no tls settings: Istio rejects it and the gateway serves nothing on the port",
+			"set tls.mode MUTUAL and tls.credentialName (re-run kubectl albistio gateway)"))
+		return fs
+	case mode == istionet.ServerTLSSettings_MUTUAL:
+	case mode == istionet.ServerTLSSettings_SIMPLE || mode == istionet.ServerTLSSettings_OPTIONAL_MUTUAL:
+		fs = append(fs, newFinding(GatewayNotMutual, obj, field+".tls.mode",
+			fmt.Sprintf("the TLS mode is %s: the gateway does not require a client certificate, so anyone who reaches its address gets past it, not only the ALB", mode),
+			"set tls.mode MUTUAL (re-run kubectl albistio gateway)"))
+	default:
+		fs = append(fs, newFinding(GatewayTLSModeBroken, obj, field+".tls.mode",
+			fmt.Sprintf("the TLS mode is %s, which the ALB cannot complete (ISTIO_MUTUAL wants an Istio-issued client certificate; PASSTHROUGH does not terminate TLS)", mode),
+			"set tls.mode MUTUAL (re-run kubectl albistio gateway)"))
+	}
+	if tls.GetCredentialName() != p.GatewaySecret && !contains(tls.GetCredentialNames(), p.GatewaySecret) {
+		fs = append(fs, newFinding(GatewayCredentialWrong, obj, field+".tls.credentialName",
+			fmt.Sprintf("credentialName is %q, not the gateway's secret %q, so the gateway presents another certificate and takes its client CA from %q-cacert", tls.GetCredentialName(), p.GatewaySecret, tls.GetCredentialName()),
+			"set credentialName to --gateway-secret (re-run kubectl albistio gateway)"))
+	}
+	hosts := gatewayHosts(server.GetHosts())
+	if !hostListed(hosts, p.GatewayDomain) {
+		fs = append(fs, newFinding(GatewayDomainNotOnHosts, obj, field+".hosts",
+			fmt.Sprintf("the hosts %s do not include %s, the SNI the ALB sends: Envoy has no filter chain for it and resets the connection", joinQuoted(server.GetHosts()), p.GatewayDomain),
+			"add --gateway-domain to the Gateway's hosts (re-run kubectl albistio gateway)"))
+	}
+	if p.Host != "" && !hostListed(hosts, p.Host) {
+		fs = append(fs, newFinding(HostNotOnGateway, obj, field+".hosts",
+			fmt.Sprintf("the hosts %s do not include %s, the Host header the ALB forwards: requests find no route and get 404", joinQuoted(server.GetHosts()), p.Host),
+			"add --host to the Gateway's hosts (re-run kubectl albistio gateway)"))
+	}
+	return fs
+}
+
+// chainServer is the Gateway server the ALB's connections land on: one on
+// the gateway Service's HTTPS port, preferably the one whose hosts take the
+// gateway domain. It returns nil when no server listens on the port.
+func chainServer(gw *istiov1.Gateway, in *Input) (*istionet.Server, int) {
+	p := in.Params
+	var first *istionet.Server
+	firstIdx := -1
+	for i, sv := range gw.Spec.GetServers() {
+		if sv.GetPort().GetNumber() != uint32(p.GatewayServicePort) {
+			continue
+		}
+		if hostListed(gatewayHosts(sv.GetHosts()), p.GatewayDomain) {
+			return sv, i
+		}
+		if first == nil {
+			first, firstIdx = sv, i
+		}
+	}
+	return first, firstIdx
+}

@@ -1,0 +1,111 @@
+package check
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Fix lines shared by the rules about secrets, one per owner: IKS owns the
+// sources, the plugin owns what `secrets` writes.
+func fixALBSource(in *Input) string {
+	return fmt.Sprintf("IKS owns this secret: see its state with ibmcloud ks ingress secret get --cluster <name> --name %s --namespace %s, then re-run kubectl albistio secrets", in.Params.ALBSecret, in.Params.ALBSecretNamespace)
+}
+
+func fixGatewaySource(in *Input) string {
+	return fmt.Sprintf("IKS owns this secret: regenerate it with ibmcloud ks nlb-dns secret regenerate --cluster <name> --nlb-subdomain %s", in.Params.GatewayDomain)
+}
+
+const (
+	fixRerunSecrets = "re-run kubectl albistio secrets: it rewrites this secret from its source"
+	fixPrivateCA    = "delete this secret and re-run kubectl albistio secrets: it creates a new private CA, and the client secret and -cacert follow"
+)
+
+// checkSecrets: every secret the chain reads exists and holds, under the keys
+// its reader uses, a certificate and key that parse and belong together.
+func checkSecrets(in *Input) []Finding {
+	s, p := in.Snapshot, in.Params
+	var fs []Finding
+
+	if s.ALBSecret == nil {
+		fs = append(fs, newFinding(ALBSecretMissing, objectRef("Secret", p.ALBSecretNamespace, p.ALBSecret), "",
+			"the ALB's TLS secret was not found; IKS keeps it in namespace default, named after the cluster",
+			"set --alb-secret and --alb-secret-namespace to the secret ibmcloud ks cluster get --cluster <name> shows as \"Ingress Secret\""))
+	} else {
+		_, f := parsePair(s.ALBSecret, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, fixALBSource(in))
+		fs = append(fs, f...)
+	}
+
+	if s.GatewaySecret == nil {
+		fs = append(fs, newFinding(GatewaySecretMissing, objectRef("Secret", p.IstioNamespace, p.GatewaySecret), "",
+			"the gateway's TLS secret was not found in the Istio namespace, where the gateway reads its credentialName",
+			fmt.Sprintf("register the gateway's address with ibmcloud ks nlb-dns create classic --cluster <name> --ip <gateway IP> --secret-namespace %s, or set --gateway-secret to the name ibmcloud ks nlb-dns ls shows", p.IstioNamespace)))
+	} else {
+		_, f := parsePair(s.GatewaySecret, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, fixGatewaySource(in))
+		fs = append(fs, f...)
+	}
+
+	if s.ClientSecret == nil {
+		fs = append(fs, newFinding(ClientSecretMissing, objectRef("Secret", p.IstioNamespace, p.ClientSecret), "",
+			"the secret the ALB presents to the gateway was not found: the ALB sends no client certificate and the MUTUAL gateway refuses it (\"certificate required\")",
+			"run kubectl albistio secrets"))
+	} else {
+		c, k, t := in.clientKeys()
+		_, f := parsePair(s.ClientSecret, c, k, fixRerunSecrets)
+		fs = append(fs, f...)
+		_, f = parseCerts(s.ClientSecret, t, fixRerunSecrets)
+		fs = append(fs, f...)
+	}
+
+	fs = append(fs, checkCACertSecret(in)...)
+
+	if usesPrivateCA(s.ClientSecret, p) {
+		if s.CASecret == nil {
+			fs = append(fs, newFinding(PrivateCASecretAbsent, objectRef("Secret", p.IstioNamespace, p.CASecret), "",
+				"the private CA that issued the ALB's client certificate is gone; the current certificate keeps working until it expires",
+				"nothing to do now: the next kubectl albistio secrets run creates a new CA and re-issues the client certificate and -cacert together"))
+		} else {
+			_, f := parsePair(s.CASecret, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, fixPrivateCA)
+			fs = append(fs, f...)
+		}
+	}
+
+	if in.separateIngressTLS() {
+		_, f := parsePair(s.IngressTLSSecret, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, fixRerunSecrets)
+		fs = append(fs, f...)
+	}
+	return fs
+}
+
+// checkCACertSecret: Istio reads a MUTUAL gateway's CA from
+// <credentialName>-cacert and, failing that, from the credential secret
+// itself; one of them must hold it.
+func checkCACertSecret(in *Input) []Finding {
+	s, p := in.Snapshot, in.Params
+	if s.CACert == nil {
+		if s.GatewaySecret != nil && hasAnyKey(s.GatewaySecret, caKeys()) {
+			return nil
+		}
+		return []Finding{newFinding(CACertSecretMissing, objectRef("Secret", p.IstioNamespace, p.CACertSecret()), "",
+			"the secret was not found and the gateway secret holds no ca.crt either: the MUTUAL gateway has no CA to verify the ALB with, and Istio does not serve the listener",
+			"run kubectl albistio secrets")}
+	}
+	for _, k := range caKeys() {
+		if len(s.CACert.Data[k]) > 0 {
+			_, f := parseCerts(s.CACert, k, fixRerunSecrets)
+			return f
+		}
+	}
+	return []Finding{newFinding(SecretKeyMissing, secretRef(s.CACert), dataField("ca.crt"),
+		fmt.Sprintf("the secret has neither ca.crt nor cacert (it has %s): Istio reads the client CA from one of them", dataKeys(s.CACert)),
+		fixRerunSecrets)}
+}
+
+func hasAnyKey(s *corev1.Secret, keys []string) bool {
+	for _, k := range keys {
+		if len(s.Data[k]) > 0 {
+			return true
+		}
+	}
+	return false
+}

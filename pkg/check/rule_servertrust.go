@@ -1,0 +1,105 @@
+package check
+
+import (
+	"crypto/x509"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/albistio/kubectl-albistio/pkg/certs"
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/render"
+)
+
+// checkServerTrust: the gateway's server chain verifies against what the ALB
+// trusts (the client secret's ca.crt), and the ALB's verify depth reaches
+// the chain's anchor. The name the ALB verifies is the server-name rule's job.
+func checkServerTrust(in *Input) []Finding {
+	s := in.Snapshot
+	gw := in.gatewayPair()
+	roots := in.albTrust()
+	if gw == nil || len(roots) == 0 {
+		return nil // the secrets rule reports what is missing
+	}
+	_, _, trustKey := in.clientKeys()
+	path, err := certs.VerifyChain(gw.Chain, roots, x509.ExtKeyUsageServerAuth, "", in.Now)
+	if err != nil {
+		if presentedInvalid(err, gw.Chain) {
+			return nil
+		}
+		fix := "re-run kubectl albistio secrets: it puts the root of the gateway's chain into the client secret's " + trustKey
+		if _, aerr := certs.TrustAnchor(gw.Chain, in.ExtraRoots); aerr != nil {
+			fix = "re-run kubectl albistio secrets --ca-file <root certificate of the gateway's chain>: the root is not one of the bundled ISRG roots"
+		}
+		return []Finding{newFinding(ServerCertUntrusted, secretRef(s.ClientSecret), dataField(trustKey),
+			fmt.Sprintf("the ALB verifies the gateway with the CA certificates here, and the gateway's chain (Secret %s/%s) does not verify against them, so the ALB drops the connection (502): %v", s.GatewaySecret.Namespace, s.GatewaySecret.Name, err),
+			fix)}
+	}
+	need := max(len(path)-1, 1)
+	depth, ok := configuredDepth(in)
+	if !ok || depth.value >= need {
+		return nil
+	}
+	return []Finding{newFinding(VerifyDepthTooShort, depth.object, depth.field,
+		fmt.Sprintf("%s; the gateway's chain needs %d (%d CA certificates follow the leaf, up to the root %q), so verification fails with \"certificate chain too long\" and the ALB answers 502",
+			depth.said, need, need, path[len(path)-1].Subject.CommonName),
+		fmt.Sprintf("set %s to %d (kubectl albistio ingress computes it from the gateway's chain)", depth.setting, need))}
+}
+
+// verifyDepth is the verify depth the ALB is configured with, and where.
+type verifyDepth struct {
+	value         int
+	object, field string
+	said, setting string
+}
+
+// configuredDepth reads the ALB's verify depth as the flavor's controller
+// does; Traefik (Go's verifier) has no depth limit, and nginx's depth is
+// moot while verification is off (the nginx rule reports that).
+func configuredDepth(in *Input) (verifyDepth, bool) {
+	ing := in.Snapshot.Ingress
+	if ing == nil {
+		return verifyDepth{}, false
+	}
+	obj := objectRef("Ingress", ing.Namespace, ing.Name)
+	switch in.Params.Flavor {
+	case chain.FlavorNginx:
+		verify := strings.TrimSpace(ing.Annotations[render.NginxProxySSLVerify])
+		if verify == "" || verify == "off" || pastedKV(verify) {
+			return verifyDepth{}, false
+		}
+		raw, set := ing.Annotations[render.NginxProxySSLVerifyDepth]
+		d := verifyDepth{value: 1, object: obj, field: annotationField(render.NginxProxySSLVerifyDepth), setting: render.NginxProxySSLVerifyDepth}
+		n, err := strconv.Atoi(strings.TrimSpace(raw))
+		switch {
+		case !set:
+			d.said = "the annotation is not set, so ingress-nginx verifies to depth 1"
+		case pastedKV(raw):
+			return verifyDepth{}, false
+		case err != nil || n == 0:
+			d.said = fmt.Sprintf("%q is not a positive number, so ingress-nginx verifies to depth 1", raw)
+		default:
+			d.value = n
+			d.said = fmt.Sprintf("the ALB verifies to depth %d", n)
+		}
+		return d, true
+	case chain.FlavorClassic:
+		svc, ok := classicService(in)
+		if !ok {
+			return verifyDepth{}, false
+		}
+		d := verifyDepth{value: 1, object: obj, field: annotationField(render.ClassicSSLServices), setting: "proxy-ssl-verify-depth in " + render.ClassicSSLServices}
+		n, err := strconv.Atoi(svc["proxy-ssl-verify-depth"])
+		if err != nil || n <= 0 {
+			d.said = "proxy-ssl-verify-depth is not set to a positive number, so the ALB verifies to depth 1"
+		} else {
+			d.value = n
+			d.said = fmt.Sprintf("the ALB verifies to depth %d", n)
+		}
+		return d, true
+	}
+	return verifyDepth{}, false
+}
+
+// annotationField names an annotation as a field path.
+func annotationField(key string) string { return "metadata.annotations[" + key + "]" }

@@ -1,0 +1,106 @@
+package check
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// ExpiryWarning is how long before its expiry a certificate is reported:
+// three weeks leaves time to notice that IKS did not renew (it renews well
+// before) or that nobody re-ran `secrets`.
+const ExpiryWarning = 21 * 24 * time.Hour
+
+// presented is a certificate chain some party presents during the chain's
+// handshakes, and what to do when it is outside its validity.
+type presented struct {
+	secret *corev1.Secret
+	key    string
+	fix    string
+}
+
+// presentedChains lists the chains that are presented to someone: the ALB's
+// and the gateway's server certificates, the ALB's client certificate, the
+// Ingress's copy, and the private CA (which issues the client certificate).
+// Trust bundles (ca.crt) are judged by the trust rules instead: an expired
+// extra root in a bundle is harmless.
+func (in *Input) presentedChains() []presented {
+	s := in.Snapshot
+	certKey, _, _ := in.clientKeys()
+	list := []presented{
+		{s.ALBSecret, corev1.TLSCertKey, fixALBSource(in)},
+		{s.GatewaySecret, corev1.TLSCertKey, fixGatewaySource(in)},
+		{s.ClientSecret, certKey, "re-run kubectl albistio secrets: it renews the client certificate, or copies the renewed ALB certificate"},
+	}
+	if in.separateIngressTLS() {
+		list = append(list, presented{s.IngressTLSSecret, corev1.TLSCertKey, "re-run kubectl albistio secrets: it copies the ALB's current certificate"})
+	}
+	if s.CASecret != nil {
+		list = append(list, presented{s.CASecret, corev1.TLSCertKey, fixPrivateCA})
+	}
+	return list
+}
+
+// checkValidity: every presented certificate is within its validity period,
+// and none expires within ExpiryWarning.
+func checkValidity(in *Input) []Finding {
+	var fs []Finding
+	for _, pc := range in.presentedChains() {
+		if pc.secret == nil {
+			continue
+		}
+		chain, _ := parseCerts(pc.secret, pc.key, "")
+		// One finding per code and chain, about its first certificate
+		// with the problem: that is the one to replace.
+		reported := map[Code]int{}
+		for i, c := range chain {
+			what := fmt.Sprintf("certificate %q (%s)", c.Subject.CommonName, position(i, len(chain)))
+			var f Finding
+			switch {
+			case in.Now.After(c.NotAfter):
+				f = newFinding(CertExpired, secretRef(pc.secret), dataField(pc.key),
+					fmt.Sprintf("%s expired at %s, %s ago: TLS peers refuse it", what, c.NotAfter.UTC().Format(time.RFC3339), days(in.Now.Sub(c.NotAfter))), pc.fix)
+			case in.Now.Before(c.NotBefore):
+				f = newFinding(CertNotYetValid, secretRef(pc.secret), dataField(pc.key),
+					fmt.Sprintf("%s is not valid before %s, %s from now", what, c.NotBefore.UTC().Format(time.RFC3339), days(c.NotBefore.Sub(in.Now))),
+					"check the clocks of this machine and of the issuer, or wait until the certificate is valid")
+			case c.NotAfter.Sub(in.Now) < ExpiryWarning:
+				f = newFinding(CertExpiresSoon, secretRef(pc.secret), dataField(pc.key),
+					fmt.Sprintf("%s expires at %s, in %s", what, c.NotAfter.UTC().Format(time.RFC3339), days(c.NotAfter.Sub(in.Now))), pc.fix)
+			default:
+				continue
+			}
+			if n, ok := reported[f.Code]; ok {
+				fs[n].Message += fmt.Sprintf("; the same holds for certificate %q", c.Subject.CommonName)
+				continue
+			}
+			reported[f.Code] = len(fs)
+			fs = append(fs, f)
+		}
+	}
+	return fs
+}
+
+// position names a certificate's place in a chain.
+func position(i, n int) string {
+	switch {
+	case n == 1:
+		return "the only certificate"
+	case i == 0:
+		return "the leaf"
+	}
+	return fmt.Sprintf("certificate %d of %d, an issuer", i+1, n)
+}
+
+// days renders a duration for humans: days from two days up, else hours,
+// else minutes.
+func days(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", int(d.Hours()/24))
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%d hours", int(d.Round(time.Hour).Hours()))
+	}
+	return fmt.Sprintf("%d minutes", int(d.Round(time.Minute).Minutes()))
+}

@@ -1,0 +1,84 @@
+package check
+
+import (
+	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+// Snapshot is what check read from the cluster: the objects of one chain and
+// the few cluster facts they depend on. A nil object was not found (or, for
+// flavor-specific objects, not read because the flavor does not use it).
+// Rules read nothing else, so a Snapshot built by hand checks the same as one
+// read from a cluster.
+type Snapshot struct {
+	// IstioServed are the versions of networking.istio.io the cluster serves;
+	// nil when the group is not served at all (Istio not installed).
+	IstioServed []string
+	// IstioVersion is the version the Gateway and VirtualService were read
+	// at ("v1" or "v1beta1"); empty when neither is served.
+	IstioVersion string
+
+	// IngressClasses are all the cluster's IngressClasses (a handful).
+	IngressClasses []networkingv1.IngressClass
+	// FlavorError says why --alb-flavor=auto could not be resolved; empty
+	// when the flavor was given or detected.
+	FlavorError string
+
+	// ALBSecret and GatewaySecret are IKS's, the sources of the chain.
+	ALBSecret     *corev1.Secret
+	GatewaySecret *corev1.Secret
+	// ClientSecret is what the ALB presents to the gateway (--client-secret).
+	ClientSecret *corev1.Secret
+	// CACert is <gateway-secret>-cacert, the CA the gateway verifies the ALB with.
+	CACert *corev1.Secret
+	// CASecret is the plugin's private CA; read only when the client secret
+	// says it was issued by it.
+	CASecret *corev1.Secret
+	// IngressTLSSecret is the secret the Ingress's spec.tls names for the
+	// host, in the Ingress's namespace: the plugin's copy of the ALB secret
+	// (or the ALB secret itself when it lives there).
+	IngressTLSSecret *corev1.Secret
+
+	Gateway        *istiov1.Gateway
+	VirtualService *istiov1.VirtualService
+	Ingress        *networkingv1.Ingress
+
+	// GatewayService is the Istio ingress gateway's Service.
+	GatewayService *corev1.Service
+	// BackendService is the Service the plugin owns in front of the gateway
+	// for Traefik (nil for the other flavors).
+	BackendService *corev1.Service
+	// ServersTransport is Traefik's upstream TLS settings (nil for the other flavors).
+	ServersTransport *ServersTransport
+	// GatewayPods are the pods --gateway-selector selects in the Istio namespace.
+	GatewayPods []corev1.Pod
+
+	// AppNamespace and AppService are the mesh service's namespace and Service.
+	AppNamespace *corev1.Namespace
+	AppService   *corev1.Service
+}
+
+// ServersTransport is the part of Traefik's traefik.io/v1alpha1
+// ServersTransport that check reads (Traefik's Go types are not a
+// dependency of the plugin).
+type ServersTransport struct {
+	Namespace string
+	Name      string
+	Spec      ServersTransportSpec
+}
+
+// ServersTransportSpec holds the TLS settings of a ServersTransport.
+type ServersTransportSpec struct {
+	ServerName          string   `json:"serverName,omitempty"`
+	InsecureSkipVerify  bool     `json:"insecureSkipVerify,omitempty"`
+	RootCAs             []RootCA `json:"rootCAs,omitempty"`
+	RootCAsSecrets      []string `json:"rootCAsSecrets,omitempty"` // deprecated spelling, still read by Traefik v3
+	CertificatesSecrets []string `json:"certificatesSecrets,omitempty"`
+}
+
+// RootCA names a Secret or a ConfigMap holding CA certificates.
+type RootCA struct {
+	Secret    string `json:"secret,omitempty"`
+	ConfigMap string `json:"configMap,omitempty"`
+}

@@ -1,0 +1,252 @@
+package cmd
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/check"
+	"github.com/albistio/kubectl-albistio/pkg/kube"
+)
+
+// CheckOptions are the options of `kubectl albistio check`.
+type CheckOptions struct {
+	ChainOptions
+	genericiooptions.IOStreams
+	Output           string
+	FailureThreshold string
+	ListChecks       bool
+	Probe            bool
+	ProbeAddress     string
+	PortForward      bool
+	ProbeTimeout     time.Duration
+
+	threshold  check.Level
+	format     string
+	color      bool
+	extraRoots []*x509.Certificate
+	now        func() time.Time
+	// api and portForward reach the cluster; tests replace them.
+	api         check.API
+	portForward func(ctx context.Context, namespace, pod string, port int) (string, func(), error)
+}
+
+var checkExample = templates.Examples(`
+	# Check the chain set up with the walkthrough's environment variables
+	kubectl albistio check -n httptools
+
+	# Also make the ALB's mutual-TLS handshake with the gateway at its LoadBalancer address
+	kubectl albistio check -n httptools --probe
+
+	# From outside the cluster's network: probe through a port-forward to a gateway pod
+	kubectl albistio check -n httptools --port-forward
+
+	# Fail a CI job on warnings too, and keep the report
+	kubectl albistio check -n httptools --failure-threshold warning -o json > check.json
+
+	# List every check with its code, level and description
+	kubectl albistio check --list-checks`)
+
+// NewCmdCheck builds `kubectl albistio check`.
+func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &CheckOptions{
+		ChainOptions: newChainOptions(cf), IOStreams: streams,
+		FailureThreshold: string(check.LevelError), ProbeTimeout: 10 * time.Second, now: time.Now,
+	}
+	o.portForward = func(ctx context.Context, namespace, pod string, port int) (string, func(), error) {
+		return kube.PortForward(ctx, o.ConfigFlags, namespace, pod, port)
+	}
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Find what would make the ALB → gateway chain fail, and optionally probe it",
+		Long: longDesc(`
+			Read the chain's objects and report every way it can fail, each as a finding with
+			a stable code (--list-checks prints them all), a level, the object and field
+			involved, and one line on how to fix it:
+
+			  01xx  secrets exist, parse, match their keys, cover their names, are not
+			        expired (warning 21 days before)
+			  02xx  trust both ways: the ALB's client chain allows TLS client auth and leads
+			        to the gateway's -cacert; the gateway's chain leads to the ALB's ca.crt
+			        within the ALB's verify depth
+			  03xx  copies made by "secrets" still match their renewed sources
+			  04xx  Gateway, gateway pods and Service; 05xx  VirtualService and the service
+			  06xx  the ALB's Ingress and its flavor's annotations, as the controller parses
+			        them; 07xx  the Istio API the cluster serves
+
+			check only reads (get and list; secrets by name), with a fixed number of requests
+			however large the cluster is. Private keys stay in memory.
+
+			--probe also makes the handshake the ALB makes: it presents the client
+			certificate from --client-secret, sends the gateway domain as SNI, verifies the
+			gateway against the secret's ca.crt, and requests the first --path with Host
+			--host. It connects to the gateway Service's LoadBalancer address, to
+			--probe-address, or with --port-forward to a gateway pod through the API server
+			(which needs permission to create pods/portforward). Either flag implies --probe.
+
+			Exit codes: 0 when no finding reaches --failure-threshold, 8 when one does,
+			2 for usage errors, 5 when RBAC forbids a read, 6 when the API server cannot be
+			reached, 1 for anything else.`),
+		Example: checkExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.ListChecks {
+				if err := o.validateOutput(); err != nil {
+					return err
+				}
+				return check.WriteCatalog(o.Out, o.format)
+			}
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.addChainFlags(cmd)
+	f := cmd.Flags()
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: text (default), json or yaml")
+	f.StringVar(&o.FailureThreshold, "failure-threshold", o.FailureThreshold, "Exit with code 8 when a finding of this level or worse is reported: error, warning or info")
+	f.BoolVar(&o.ListChecks, "list-checks", false, "Print every check's code, level and description, and exit (no cluster needed)")
+	f.BoolVar(&o.Probe, "probe", false, "Also perform the ALB's mutual-TLS handshake and an HTTPS request against the gateway")
+	f.StringVar(&o.ProbeAddress, "probe-address", "", "host:port to probe instead of the gateway Service's LoadBalancer address (implies --probe)")
+	f.BoolVar(&o.PortForward, "port-forward", false, "Probe through a port-forward to a gateway pod (implies --probe)")
+	f.DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "How long the probe may take")
+	return cmd
+}
+
+// Complete resolves the chain's parameters (all of them are needed: check
+// says which are missing), --ca-file and the output settings.
+func (o *CheckOptions) Complete() error {
+	if err := o.validateOutput(); err != nil {
+		return err
+	}
+	if err := o.ChainOptions.complete(chain.NeedAll); err != nil {
+		return err
+	}
+	var err error
+	if o.threshold, err = check.ParseLevel(o.FailureThreshold); err != nil {
+		return usage(fmt.Errorf("--failure-threshold: %w", err))
+	}
+	if o.extraRoots, err = readCAFile(o.CAFile); err != nil {
+		return err
+	}
+	o.color = o.format == check.FormatText && printers.AllowsColorOutput(o.Out)
+	if o.ProbeAddress != "" || o.PortForward {
+		o.Probe = true
+	}
+	return nil
+}
+
+func (o *CheckOptions) validateOutput() error {
+	switch o.Output {
+	case "", check.FormatText:
+		o.format = check.FormatText
+	case check.FormatJSON, check.FormatYAML:
+		o.format = o.Output
+	default:
+		return usage(fmt.Errorf("--output %q is not supported: use text, json or yaml", o.Output))
+	}
+	return nil
+}
+
+// Validate rejects flag combinations that cannot work.
+func (o *CheckOptions) Validate() error {
+	if o.ProbeAddress != "" && o.PortForward {
+		return usage(fmt.Errorf("--probe-address and --port-forward name two different ways to reach the gateway: pass one"))
+	}
+	if o.ProbeAddress != "" {
+		if _, _, err := net.SplitHostPort(o.ProbeAddress); err != nil {
+			return usage(fmt.Errorf("--probe-address %q is not host:port: %w", o.ProbeAddress, err))
+		}
+	}
+	if o.ProbeTimeout <= 0 {
+		return usage(fmt.Errorf("--probe-timeout must be positive, got %s", o.ProbeTimeout))
+	}
+	return nil
+}
+
+// Run reads the chain, applies the rules, probes if asked, prints the
+// report, and turns findings at the threshold into exit code 8.
+func (o *CheckOptions) Run(ctx context.Context) error {
+	api := o.api
+	if api == nil {
+		c, err := o.Clients()
+		if err != nil {
+			return err
+		}
+		api = c
+	}
+	snap, err := check.Read(ctx, api, o.Params)
+	if err != nil {
+		return err
+	}
+	in := &check.Input{Params: o.Params, Snapshot: snap, Now: o.now(), ExtraRoots: o.extraRoots}
+	fs := check.Run(in)
+	if o.Probe {
+		fs = append(fs, o.probe(ctx, in)...)
+		check.Sort(fs)
+	}
+	if err := check.NewReport(fs).Write(o.Out, o.format, o.color); err != nil {
+		return err
+	}
+	return findingsError(fs, o.threshold)
+}
+
+// findingsError is nil unless a finding reaches threshold.
+func findingsError(fs []check.Finding, threshold check.Level) error {
+	n := check.Reaching(fs, threshold)
+	if n == 0 {
+		return nil
+	}
+	what := "findings"
+	if n == 1 {
+		what = "finding"
+	}
+	return kube.WithCode(kube.ExitFindings, fmt.Errorf("check reported %d %s at or above level %s (--failure-threshold)", n, what, threshold))
+}
+
+// probe makes the ALB's handshake with the gateway at the address the flags
+// choose, with the client identity from the cluster, held in memory only.
+func (o *CheckOptions) probe(ctx context.Context, in *check.Input) []check.Finding {
+	m, notRun := check.NewProbeMaterial(in)
+	if notRun != nil {
+		return []check.Finding{*notRun}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.ProbeTimeout)
+	defer cancel()
+	p := o.Params
+	var target check.ProbeTarget
+	switch {
+	case o.ProbeAddress != "":
+		target = check.AddressTarget(in, o.ProbeAddress)
+	case o.PortForward:
+		pod, port, err := check.PortForwardTarget(in)
+		if err != nil {
+			return []check.Finding{check.NotRun(fmt.Sprintf("Service %s/%s", p.IstioNamespace, p.GatewayService), err)}
+		}
+		addr, stop, err := o.portForward(ctx, p.IstioNamespace, pod, port)
+		if err != nil {
+			return []check.Finding{check.NotRun(check.PortForwardObject(in, pod), err)}
+		}
+		defer stop()
+		target = check.ProbeTarget{Address: addr, Object: check.PortForwardObject(in, pod), Via: fmt.Sprintf("port-forward to pod %s port %d", pod, port)}
+	default:
+		var err error
+		if target, err = check.LoadBalancerTarget(in); err != nil {
+			return []check.Finding{check.NotRun(fmt.Sprintf("Service %s/%s", p.IstioNamespace, p.GatewayService), err)}
+		}
+	}
+	return check.Probe(ctx, target, m)
+}
