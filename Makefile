@@ -15,15 +15,16 @@ export ALBISTIO_PLUGIN_DIR := $(BIN)
 all: build
 
 build:
-	CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-albistio ./cmd/kubectl-albistio
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-albistio ./cmd/kubectl-albistio
 
 # Puts the plugin where kubectl finds it: any directory on PATH.
 install: build
 	install -m 0755 $(BIN)/kubectl-albistio $${GOBIN:-$$(go env GOPATH)/bin}/kubectl-albistio
 
-# The whole suite: unit tests, then end-to-end tests against a real
-# kube-apiserver + etcd with Istio's CRDs, nginx in the ALB's role.
-test: lint test-unit fuzz-short test-e2e
+# The whole suite: lint, unit tests, brief fuzzing, end-to-end tests against
+# a real kube-apiserver + etcd with Istio's CRDs (nginx and a real Traefik in
+# the ALB's role), then the release archives installed by krew itself.
+test: lint test-unit fuzz-short test-krew test-e2e
 
 test-unit:
 	go test ./...
@@ -62,6 +63,9 @@ lint:
 	@test -z "$$(gofmt -l cmd pkg test)" || { gofmt -l cmd pkg test; echo "gofmt: files above need formatting"; exit 1; }
 	go vet ./...
 	cd test && go vet ./...
+	go mod tidy -diff
+	cd test && go mod tidy -diff
+	cd hack/tools && go mod tidy -diff
 
 cluster-up: test-bin
 	cd test && go run ./cmd/cluster up --dir $(CURDIR)/.cache/cluster
@@ -78,3 +82,7 @@ demo: deps build test-bin
 
 clean:
 	rm -rf $(BIN) dist .cache
+
+# Release packaging (dist, krew-manifest, test-krew, completion-script);
+# last, so its targets never become the default goal.
+include release.mk

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/metadata"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
@@ -58,23 +59,29 @@ func (o *ChainOptions) completeNames(gvr schema.GroupVersionResource, ns func() 
 	}
 }
 
+// listNames lists names through the metadata API: completing a Secret's
+// name must not download every key in the namespace.
 func listNames(ctx context.Context, cf *genericclioptions.ConfigFlags, gvr schema.GroupVersionResource, ns string) []string {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
 	defer cancel()
-	c, err := kube.NewClients(cf)
+	cfg, err := cf.ToRESTConfig()
 	if err != nil {
 		return nil
 	}
-	list, err := c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+	mc, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil
+	}
+	list, err := mc.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil
 	}
 	names := make([]string, 0, len(list.Items))
 	for _, item := range list.Items {
-		names = append(names, item.GetName())
+		names = append(names, item.Name)
 	}
 	return names
 }
