@@ -86,3 +86,5 @@ clean:
 # Release packaging (dist, krew-manifest, test-krew, completion-script);
 # last, so its targets never become the default goal.
 include release.mk
+# Benchmarks against kubectl (make bench).
+include bench.mk

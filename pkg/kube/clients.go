@@ -11,7 +11,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,6 +38,9 @@ type Clients struct {
 	REST rest.Interface
 	// Host is the API server's address, for error messages.
 	Host string
+	// discoveryCache is kubectl's disk cache of this server's API groups
+	// (<cache-dir>/discovery/<host>), read before asking the server.
+	discoveryCache string
 }
 
 // NewClients builds clients from kubectl's flags (--kubeconfig, --context,
@@ -45,6 +52,16 @@ func NewClients(getter genericclioptions.RESTClientGetter) (*Clients, error) {
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = UserAgent
+	// client-go's default rate limit (5 QPS, burst 10) makes every request
+	// after the tenth of a run wait 200 ms; setup makes about 20. The number
+	// of requests is fixed and small, and the API server protects itself
+	// (priority and fairness), so lift it as kubectl's per-resource clients do.
+	if cfg.QPS == 0 {
+		cfg.QPS = 50
+	}
+	if cfg.Burst == 0 {
+		cfg.Burst = 100
+	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot build a client for %s: %w", cfg.Host, err)
@@ -59,7 +76,50 @@ func NewClients(getter genericclioptions.RESTClientGetter) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot build a client for %s: %w", cfg.Host, err)
 	}
-	return &Clients{Dynamic: dyn, REST: rc, Host: cfg.Host}, nil
+	c := &Clients{Dynamic: dyn, REST: rc, Host: cfg.Host}
+	if cf, ok := getter.(*genericclioptions.ConfigFlags); ok && cf.CacheDir != nil && *cf.CacheDir != "" {
+		c.discoveryCache = discoveryCacheDir(filepath.Join(*cf.CacheDir, "discovery"), cfg.Host)
+	}
+	return c, nil
+}
+
+// discoveryCacheTTL is kubectl's: it uses its cached discovery for 6 hours.
+const discoveryCacheTTL = 6 * time.Hour
+
+var unsafeCacheChars = regexp.MustCompile(`[^(\w/.)]`)
+
+// discoveryCacheDir is where kubectl (cli-runtime's ConfigFlags) caches the
+// discovery of host.
+func discoveryCacheDir(parent, host string) string {
+	h := strings.Replace(strings.Replace(host, "https://", "", 1), "http://", "", 1)
+	return filepath.Join(parent, unsafeCacheChars.ReplaceAllString(h, "_"))
+}
+
+// cachedAPIGroup reads group from kubectl's discovery cache; nil when the
+// cache is missing, older than kubectl would use, or lacks the group.
+func (c *Clients) cachedAPIGroup(group string) *metav1.APIGroup {
+	if c.discoveryCache == "" {
+		return nil
+	}
+	f := filepath.Join(c.discoveryCache, "servergroups.json")
+	fi, err := os.Stat(f)
+	if err != nil || time.Since(fi.ModTime()) > discoveryCacheTTL {
+		return nil
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return nil
+	}
+	var list metav1.APIGroupList
+	if json.Unmarshal(data, &list) != nil {
+		return nil
+	}
+	for i := range list.Groups {
+		if list.Groups[i].Name == group {
+			return &list.Groups[i]
+		}
+	}
+	return nil
 }
 
 // Well-known resources the plugin reads or writes. The versions are fixed,
@@ -175,6 +235,9 @@ func isConnError(err error) bool {
 // APIGroup reads /apis/<group>: which versions of a group the server serves.
 // A group that is not served is (nil, nil).
 func (c *Clients) APIGroup(ctx context.Context, group string) (*metav1.APIGroup, error) {
+	if g := c.cachedAPIGroup(group); g != nil {
+		return g, nil
+	}
 	raw, err := c.REST.Get().AbsPath("/apis", group).DoRaw(ctx)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
