@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/albistio/kubectl-albistio/pkg/apply"
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/check"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
@@ -27,10 +29,12 @@ type SetupOptions struct {
 	Wait            bool
 	Timeout         time.Duration
 
+	// Probe and ProbeAddress run check's live probe after writing.
+	Probe        bool
+	ProbeAddress string
+
 	extraRoots []*x509.Certificate
 	now        func() time.Time
-	// afterWrite runs the static checks; nil when the build has no check.
-	afterWrite func(ctx context.Context, o *SetupOptions) error
 }
 
 var setupExample = templates.Examples(`
@@ -71,6 +75,8 @@ func NewCmdSetup(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 	cmd.Flags().BoolVar(&o.CreateNamespace, "create-namespace", false, "Create the app namespace (-n) with istio-injection=enabled if it does not exist")
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "Wait for IKS to create the gateway secret (it appears minutes after ibmcloud ks nlb-dns create)")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits")
+	cmd.Flags().BoolVar(&o.Probe, "probe", false, "After writing, make the ALB's mutual-TLS handshake with the gateway (at its LoadBalancer address) as check --probe does")
+	cmd.Flags().StringVar(&o.ProbeAddress, "probe-address", "", "host:port to probe instead of the LoadBalancer address (implies --probe)")
 	return cmd
 }
 
@@ -147,10 +153,41 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	if o.afterWrite != nil {
-		return o.afterWrite(ctx, o)
+	return o.check(ctx)
+}
+
+// check runs check's static rules (and the probe when asked) on what setup
+// just wrote and prints the problems and the summary on stderr, so a
+// script gets exit 8 when the chain it set up cannot work.
+func (o *SetupOptions) check(ctx context.Context) error {
+	co := &CheckOptions{
+		ChainOptions: o.ChainOptions, IOStreams: o.IOStreams,
+		Probe: o.Probe || o.ProbeAddress != "", ProbeAddress: o.ProbeAddress, ProbeTimeout: 10 * time.Second,
+		threshold: check.LevelError, extraRoots: o.extraRoots, now: o.now,
 	}
-	return nil
+	params := *o.Params
+	co.Params = &params
+	snap, err := check.Read(ctx, o.clients, co.Params)
+	if err != nil {
+		return err
+	}
+	in := &check.Input{Params: co.Params, Snapshot: snap, Now: o.now(), ExtraRoots: o.extraRoots}
+	fs := check.Run(in)
+	if co.Probe {
+		fs = append(fs, co.probe(ctx, in)...)
+		check.Sort(fs)
+	}
+	var shown []check.Finding
+	for _, f := range fs {
+		if f.Level != check.LevelInfo || (co.Probe && strings.HasPrefix(string(f.Code), "ALB08")) {
+			shown = append(shown, f)
+		}
+	}
+	fmt.Fprintln(o.ErrOut, "check:")
+	if err := check.NewReport(shown).Write(o.ErrOut, check.FormatText, false); err != nil {
+		return err
+	}
+	return findingsError(fs, check.LevelError)
 }
 
 // render reads and checks everything the chain needs and renders it in

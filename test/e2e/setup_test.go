@@ -48,6 +48,9 @@ func TestSetupLifecycle(t *testing.T) {
 	if !strings.Contains(r.stderr, "Plan:") || len(nonEmptyLines(r.stdout)) != 7 {
 		t.Fatalf("the first setup should print a plan and write 7 objects (CA, ALB TLS copy, alb-certs, -cacert, Gateway, VirtualService, Ingress):\n%s", r)
 	}
+	if !strings.Contains(r.stderr, "check:") || !strings.Contains(r.stderr, "0 errors") {
+		t.Errorf("setup should end with check's summary, clean:\n%s", r)
+	}
 
 	before := snapshot(t, w)
 	r = mustSucceed(t, w.setup(t))
@@ -152,7 +155,13 @@ func TestSetupCreateNamespace(t *testing.T) {
 	if _, err := env.kube.CoreV1().Namespaces().Get(context.Background(), w.p.AppNamespace, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("--dry-run=server created the namespace: %v", err)
 	}
-	mustSucceed(t, w.setup(t, "--create-namespace"))
+	// Everything is written; the check setup ends with finds that httpbin is
+	// not deployed in the new namespace yet, and says so with exit 8.
+	r = w.setup(t, "--create-namespace")
+	mustFail(t, r, 8, "ALB0507", "httpbin")
+	if !strings.Contains(r.stdout, "namespace/"+w.p.AppNamespace+" created") {
+		t.Errorf("setup should have written everything before checking:\n%s", r)
+	}
 	ns, err := env.kube.CoreV1().Namespaces().Get(context.Background(), w.p.AppNamespace, metav1.GetOptions{})
 	if err != nil || ns.Labels["istio-injection"] != "enabled" {
 		t.Fatalf("namespace %s should exist with istio-injection=enabled: %v %v", w.p.AppNamespace, ns.Labels, err)
