@@ -2,14 +2,12 @@ package check
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	"github.com/albistio/kubectl-albistio/pkg/internal/golden"
+)
 
 // sampleFindings covers every level, with and without a field.
 func sampleFindings() []Finding {
@@ -30,7 +28,7 @@ func TestReportGolden(t *testing.T) {
 		if err := r.Write(&buf, format, false); err != nil {
 			t.Fatal(err)
 		}
-		compareGolden(t, filepath.Join("testdata", "output", "report."+format), buf.Bytes())
+		golden.Compare(t, filepath.Join("testdata", "output", "report."+format), buf.Bytes())
 	}
 	var buf bytes.Buffer
 	if err := NewReport(nil).Write(&buf, FormatJSON, false); err != nil {
@@ -46,7 +44,7 @@ func TestCatalogGolden(t *testing.T) {
 	if err := WriteCatalog(&buf, FormatText); err != nil {
 		t.Fatal(err)
 	}
-	compareGolden(t, filepath.Join("testdata", "output", "catalog.txt"), buf.Bytes())
+	golden.Compare(t, filepath.Join("testdata", "output", "catalog.txt"), buf.Bytes())
 }
 
 func TestTextColour(t *testing.T) {
@@ -94,24 +92,4 @@ func codesInOrder(fs []Finding) []Code {
 		cs = append(cs, f.Code)
 	}
 	return cs
-}
-
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./pkg/check -run Golden -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (review, then go test ./pkg/check -run Golden -update):\n--- got\n%s", path, got)
-	}
 }

@@ -2,17 +2,14 @@ package render
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // testParams are the walkthrough's values with IKS-shaped domains.
 func testParams(t *testing.T, flavor chain.Flavor, identity chain.IdentityMode) *chain.Params {
@@ -58,7 +55,7 @@ func TestChainGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				compareGolden(t, filepath.Join("testdata", string(flavor)+"-"+string(mode)+".yaml"), stream(t, objs))
+				golden.Compare(t, filepath.Join("testdata", string(flavor)+"-"+string(mode)+".yaml"), stream(t, objs))
 			})
 		}
 	}
@@ -66,7 +63,7 @@ func TestChainGolden(t *testing.T) {
 
 func TestGatewayV1beta1Golden(t *testing.T) {
 	p := testParams(t, chain.FlavorNginx, chain.IdentityAuto)
-	compareGolden(t, filepath.Join("testdata", "gateway-v1beta1.yaml"), stream(t, GatewayObjects(p, "v1beta1")))
+	golden.Compare(t, filepath.Join("testdata", "gateway-v1beta1.yaml"), stream(t, GatewayObjects(p, "v1beta1")))
 }
 
 func TestIngressNeedsResolvedFlavor(t *testing.T) {
@@ -108,24 +105,4 @@ func stream(t *testing.T, objs Objects) []byte {
 		buf.Write(data)
 	}
 	return buf.Bytes()
-}
-
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./pkg/render -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the rendered objects (review, then go test ./pkg/render -update):\n--- got\n%s", path, got)
-	}
 }
