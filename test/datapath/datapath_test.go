@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -232,13 +233,9 @@ func (p *path) get(t *testing.T, urlPath string) (int, string) {
 
 func (p *path) wantHandshakeError(t *testing.T, substr string) {
 	t.Helper()
-	errs := p.gw.HandshakeErrors()
-	for _, e := range errs {
-		if strings.Contains(e, substr) {
-			return
-		}
+	if !p.gw.WaitHandshakeError(substr, 5*time.Second) {
+		t.Errorf("gateway handshake errors %q do not mention %q", p.gw.HandshakeErrors(), substr)
 	}
-	t.Errorf("gateway handshake errors %q do not mention %q", errs, substr)
 }
 
 func TestChainWithPrivateClientCA(t *testing.T) {

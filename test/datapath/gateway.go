@@ -389,6 +389,24 @@ func (g *GatewayServer) HandshakeErrors() []string {
 	return slices.Clone(g.handshakes)
 }
 
+// WaitHandshakeError waits up to timeout for a failed handshake whose
+// reason contains substr. The server logs a failure after sending its alert,
+// so a client can see the refusal before the reason is recorded.
+func (g *GatewayServer) WaitHandshakeError(substr string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, e := range g.HandshakeErrors() {
+			if strings.Contains(e, substr) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // LastHandshakeError is the reason of the latest failed handshake, or "".
 func (g *GatewayServer) LastHandshakeError() string {
 	g.mu.Lock()

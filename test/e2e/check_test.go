@@ -143,7 +143,7 @@ func TestCheckProbe(t *testing.T) {
 	if exit != 8 || !contains(codes, "ALB0804") {
 		t.Fatalf("want ALB0804 (rejected: the chain lacks clientAuth), got %v exit %d", codes, exit)
 	}
-	if !strings.Contains(strings.Join(pa.gateway.HandshakeErrors(), "\n"), "incompatible key usage") {
+	if !pa.gateway.WaitHandshakeError("incompatible key usage", 5*time.Second) {
 		t.Errorf("the gateway should have refused the probe for the usage: %q", pa.gateway.HandshakeErrors())
 	}
 }

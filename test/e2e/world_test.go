@@ -184,8 +184,7 @@ func (pa *path) expectRefused(t *testing.T, code int, want string) {
 	if code != http.StatusBadGateway {
 		t.Fatalf("want 502 from the ALB, got %d\nnginx error.log:\n%s", code, pa.nginx.ErrorLog())
 	}
-	all := strings.Join(pa.gateway.HandshakeErrors(), "\n") + pa.nginx.ErrorLog()
-	if !strings.Contains(all, want) {
+	if !strings.Contains(pa.nginx.ErrorLog(), want) && !pa.gateway.WaitHandshakeError(want, 5*time.Second) {
 		t.Fatalf("the refusal should mention %q; gateway: %q\nnginx error.log:\n%s", want, pa.gateway.HandshakeErrors(), pa.nginx.ErrorLog())
 	}
 }
