@@ -19,7 +19,7 @@ build:
 
 # Puts the plugin where kubectl finds it: any directory on PATH.
 install: build
-	install -m 0755 $(BIN)/kubectl-albistio $${GOBIN:-$$(go env GOPATH)/bin}/kubectl-albistio
+	install -D -m 0755 $(BIN)/kubectl-albistio $${GOBIN:-$$(go env GOPATH)/bin}/kubectl-albistio
 
 # The whole suite: lint, unit tests, brief fuzzing, end-to-end tests against
 # a real kube-apiserver + etcd with Istio's CRDs (nginx and a real Traefik in

@@ -59,4 +59,4 @@ completion-script: build
 
 # Puts the shim next to the plugin `make install` installs.
 install-completion:
-	install -m 0755 plugins/kubectl_complete-albistio $${GOBIN:-$$(go env GOPATH)/bin}/kubectl_complete-albistio
+	install -D -m 0755 plugins/kubectl_complete-albistio $${GOBIN:-$$(go env GOPATH)/bin}/kubectl_complete-albistio
