@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -32,7 +33,7 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Print the plugin's version",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			info := VersionInfo{Version: version, Commit: commit, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+			info := VersionInfo{Version: moduleVersion(version), Commit: commit, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 			switch output {
 			case "":
 				_, err := fmt.Fprintf(streams.Out, "kubectl-albistio %s (commit %s, %s, %s)\n", info.Version, info.Commit, info.GoVersion, info.Platform)
@@ -57,4 +58,16 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Output format: json or yaml")
 	return cmd
+}
+
+// moduleVersion falls back to the module version `go install …@vX.Y.Z`
+// records in the binary when the Makefile did not stamp one.
+func moduleVersion(stamped string) string {
+	if stamped != "dev" {
+		return stamped
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return stamped
 }
