@@ -59,16 +59,7 @@ func newWorld(t *testing.T, clientAuth bool, classes ...fixtures.IngressClass) *
 
 // flags are the chain's parameters as a user would pass them.
 func (w *world) flags(extra ...string) []string {
-	return append([]string{
-		"-n", w.p.AppNamespace,
-		"--istio-namespace", w.p.IstioNamespace,
-		"--alb-domain", w.p.ALBDomain,
-		"--alb-secret", w.p.ALBSecretName,
-		"--alb-secret-namespace", w.p.ALBSecretNamespace,
-		"--gateway-domain", w.p.GatewayDomain,
-		"--gateway-secret", w.p.GatewaySecretName,
-		"--ca-file", w.caFile,
-	}, extra...)
+	return append(w.p.PluginFlags(w.caFile), extra...)
 }
 
 // slice runs one writing command with the world's flags.

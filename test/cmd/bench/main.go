@@ -275,17 +275,7 @@ func (b *benchEnv) freshHome() bench.Env {
 
 // flags are the chain's parameters for the plugin.
 func (b *benchEnv) flags(extra ...string) []string {
-	return append([]string{
-		"-n", b.p.AppNamespace,
-		"--istio-namespace", b.p.IstioNamespace,
-		"--alb-domain", b.p.ALBDomain,
-		"--alb-secret", b.p.ALBSecretName,
-		"--alb-secret-namespace", b.p.ALBSecretNamespace,
-		"--gateway-domain", b.p.GatewayDomain,
-		"--gateway-secret", b.p.GatewaySecretName,
-		"--ca-file", b.caFile,
-		"--alb-flavor", "nginx",
-	}, extra...)
+	return append(append(b.p.PluginFlags(b.caFile), "--alb-flavor", "nginx"), extra...)
 }
 
 func (b *benchEnv) albistio(e bench.Env, args ...string) (bench.Result, error) {
