@@ -110,7 +110,7 @@ func (o *SecretsOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	objs, notes, err := planSecrets(ctx, c, o.Params, o.extraRoots, o.now())
+	objs, notes, _, err := planSecrets(ctx, c, o.Params, o.extraRoots, o.now())
 	if err != nil {
 		return err
 	}
@@ -120,16 +120,10 @@ func (o *SecretsOptions) Run(ctx context.Context) error {
 	return o.applyAndPrint(ctx, c, o.Out, objs)
 }
 
-// planSecrets reads what the secrets slice needs and renders it. Every source
-// is checked before anything is returned, so a bad certificate writes nothing.
-func planSecrets(ctx context.Context, c *kube.Clients, p *chain.Params, extraRoots []*x509.Certificate, now time.Time) (render.Objects, []string, error) {
-	objs, notes, _, err := planSecretsWithDepth(ctx, c, p, extraRoots, now)
-	return objs, notes, err
-}
-
-// planSecretsWithDepth is planSecrets that also returns the verify depth the
-// ALB needs for the gateway's chain.
-func planSecretsWithDepth(ctx context.Context, c *kube.Clients, p *chain.Params, extraRoots []*x509.Certificate, now time.Time) (render.Objects, []string, int, error) {
+// planSecrets reads what the secrets slice needs and renders it, with the
+// verify depth the ALB needs for the gateway's chain. Every source is checked
+// before anything is returned, so a bad certificate writes nothing.
+func planSecrets(ctx context.Context, c *kube.Clients, p *chain.Params, extraRoots []*x509.Certificate, now time.Time) (render.Objects, []string, int, error) {
 	if err := c.ResolveFlavor(ctx, p); err != nil {
 		return nil, nil, 0, err
 	}

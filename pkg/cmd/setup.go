@@ -223,7 +223,7 @@ func (o *SetupOptions) render(ctx context.Context, c *kube.Clients) (render.Obje
 			return nil, nil, err
 		}
 	}
-	secrets, notes, depth, err := planSecretsWithDepth(ctx, c, p, o.extraRoots, o.now())
+	secrets, notes, depth, err := planSecrets(ctx, c, p, o.extraRoots, o.now())
 	if err != nil {
 		return nil, nil, err
 	}

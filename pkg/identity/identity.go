@@ -134,7 +134,7 @@ func Decide(in Inputs) (*Decision, error) {
 	d := &Decision{GatewayVerifyDepth: max(len(gwPath)-1, 1)}
 	gatewayTrust := certs.EncodeCertificates(gwAnchor)
 
-	mode, reason, err := decideMode(p.Identity, alb, in)
+	mode, albAnchor, reason, err := decideMode(p.Identity, alb, in)
 	if err != nil {
 		return nil, err
 	}
@@ -148,10 +148,9 @@ func Decide(in Inputs) (*Decision, error) {
 	}
 	switch mode {
 	case chain.IdentityALBCert:
-		anchor, _ := certs.TrustAnchor(alb.Pair.Chain, in.ExtraRoots) // verified in decideMode
 		m.Identity = &render.ClientIdentity{
 			Mode: mode, CertChainPEM: alb.CertPEM, KeyPEM: alb.KeyPEM,
-			ClientCAPEM: certs.EncodeCertificates(anchor), GatewayTrustPEM: gatewayTrust,
+			ClientCAPEM: certs.EncodeCertificates(albAnchor), GatewayTrustPEM: gatewayTrust,
 			Source: alb.Ref, SourceHash: Fingerprint(alb.Pair.Chain),
 		}
 	case chain.IdentityPrivateCA:
@@ -167,26 +166,27 @@ func Decide(in Inputs) (*Decision, error) {
 
 // decideMode applies --client-identity: the ALB certificate may be the
 // client certificate only if its chain verifies for client auth, the check
-// Envoy makes.
-func decideMode(want chain.IdentityMode, alb *Source, in Inputs) (chain.IdentityMode, string, error) {
+// Envoy makes. In alb-cert mode it also returns the chain's anchor, which the
+// gateway must trust.
+func decideMode(want chain.IdentityMode, alb *Source, in Inputs) (chain.IdentityMode, *x509.Certificate, string, error) {
 	if want == chain.IdentityPrivateCA {
-		return chain.IdentityPrivateCA, "client identity: private-ca (as requested): the ALB presents a client certificate from the plugin's CA", nil
+		return chain.IdentityPrivateCA, nil, "client identity: private-ca (as requested): the ALB presents a client certificate from the plugin's CA", nil
 	}
 	anchor, err := certs.TrustAnchor(alb.Pair.Chain, in.ExtraRoots)
 	if err == nil {
 		_, err = certs.VerifyChain(alb.Pair.Chain, []*x509.Certificate{anchor}, x509.ExtKeyUsageClientAuth, "", in.Now)
 	}
 	if err == nil {
-		return chain.IdentityALBCert, "client identity: alb-cert: the ALB certificate's chain allows TLS client authentication, so the ALB presents it to the gateway", nil
+		return chain.IdentityALBCert, anchor, "client identity: alb-cert: the ALB certificate's chain allows TLS client authentication, so the ALB presents it to the gateway", nil
 	}
 	if want == chain.IdentityALBCert {
 		var ue *certs.UsageError
 		if errors.As(err, &ue) {
-			return "", "", &Error{Secret: alb.Ref, Err: fmt.Errorf("cannot be the ALB's client certificate: %w. Use --client-identity=private-ca (or auto)", err)}
+			return "", nil, "", &Error{Secret: alb.Ref, Err: fmt.Errorf("cannot be the ALB's client certificate: %w. Use --client-identity=private-ca (or auto)", err)}
 		}
-		return "", "", &Error{Secret: alb.Ref, Err: fmt.Errorf("cannot be the ALB's client certificate: %w", err)}
+		return "", nil, "", &Error{Secret: alb.Ref, Err: fmt.Errorf("cannot be the ALB's client certificate: %w", err)}
 	}
-	return chain.IdentityPrivateCA, fmt.Sprintf("client identity: private-ca: the ALB certificate cannot authenticate a TLS client (%v)", err), nil
+	return chain.IdentityPrivateCA, nil, fmt.Sprintf("client identity: private-ca: the ALB certificate cannot authenticate a TLS client (%v)", err), nil
 }
 
 // privateCA reuses the plugin's CA and client certificate when they are still
