@@ -160,6 +160,9 @@ func (a *Applier) applyOne(ctx context.Context, pl planned) (*unstructured.Unstr
 	var ri dynamic.ResourceInterface = a.Clients.Dynamic.Resource(pl.gvr).Namespace(pl.obj.GetNamespace())
 	out, err := ri.Apply(ctx, pl.obj.GetName(), pl.obj, opts)
 	if err == nil {
+		if a.DryRun == DryRunNone {
+			a.Clients.Remember(pl.gvr, out)
+		}
 		return out, nil
 	}
 	if apierrors.IsConflict(err) {

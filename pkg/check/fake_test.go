@@ -2,8 +2,12 @@ package check
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	k8stesting "k8s.io/client-go/testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -66,6 +70,21 @@ func newFakeAPI(t *testing.T, w *world, extra ...*unstructured.Unstructured) *fa
 		if err := fake.Tracker().Create(gvr, u.DeepCopy(), u.GetNamespace()); err != nil {
 			t.Fatalf("adding %s: %v", key(u), err)
 		}
+	}
+	// Istio's resources at a version the world does not serve answer as the
+	// API server's mux does: a plain-text 404, which client-go turns into a
+	// NotFound whose cause is the unexpected body.
+	for _, res := range []string{"gateways", "virtualservices"} {
+		fake.PrependReactor("*", res, func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if gvr := a.GetResource(); !slices.Contains(w.served, gvr.Version) {
+				name := ""
+				if g, ok := a.(k8stesting.GetAction); ok {
+					name = g.GetName()
+				}
+				return true, nil, apierrors.NewGenericServerResponse(http.StatusNotFound, "GET", gvr.GroupResource(), name, "404 page not found", 0, true)
+			}
+			return false, nil, nil
+		})
 	}
 	return &fakeAPI{Clients: &kube.Clients{Dynamic: fake, Host: "https://fake"}, Fake: fake, served: w.served}
 }

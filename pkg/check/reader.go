@@ -18,46 +18,39 @@ import (
 )
 
 // API is what Read needs from the cluster; *kube.Clients implements it.
-// Get returns (nil, nil) for an object that does not exist.
+// Get returns (nil, nil) for an object that does not exist; GetServed also
+// says whether the resource is served at all.
 type API interface {
 	Get(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error)
+	GetServed(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, bool, error)
 	List(ctx context.Context, gvr schema.GroupVersionResource, namespace, labelSelector string) ([]unstructured.Unstructured, error)
 	APIGroup(ctx context.Context, group string) (*metav1.APIGroup, error)
 }
 
-// MaxRequests is the most API requests Read makes (Traefik flavor, private
-// CA identity): one discovery request, two LISTs (IngressClasses, which are
-// cluster-scoped and few, and the gateway pods by --gateway-selector) and
-// GETs by name. It does not depend on how many objects the cluster holds.
-const MaxRequests = 17
+// Requests is what Read costs on a healthy chain of the nginx or classic
+// flavor: one LIST of IngressClasses (cluster-scoped, a handful), one LIST
+// of the plugin's own secrets in the Istio namespace, one LIST of the gateway
+// pods by --gateway-selector, and GETs by name of the IKS ALB and gateway
+// secrets, the Ingress, Gateway, VirtualService, gateway Service, app
+// namespace and app Service. Traefik adds its ServersTransport and the
+// plugin's Service (MaxRequests). None of these depends on how many objects
+// the cluster holds. Only an unhealthy chain costs more: one discovery
+// request when Istio's v1 is not served, one GET per expected secret that is
+// missing from the LIST (or per secret, when a Role forbids the LIST).
+const (
+	Requests    = 11
+	MaxRequests = Requests + 2
+)
 
 // Read takes a Snapshot of the chain p describes. It needs only get and list
-// permissions. Secrets are read by name, never listed, so a read-only Role
-// can restrict them with resourceNames. When p.Flavor is auto, Read resolves
-// it from the IngressClasses it reads (setting p.Flavor and, if empty,
-// p.IngressClass) or records why it could not in Snapshot.FlavorError.
-// Errors are API failures (forbidden, unreachable); absent objects are not
-// errors but nil fields, which the rules report.
+// permissions. When p.Flavor is auto, Read resolves it from the
+// IngressClasses it reads (setting p.Flavor and, if empty, p.IngressClass)
+// or records why it could not in Snapshot.FlavorError. Errors are API
+// failures (forbidden, unreachable); absent objects are not errors but nil
+// fields, which the rules report.
 func Read(ctx context.Context, api API, p *chain.Params) (*Snapshot, error) {
 	r := &reader{ctx: ctx, api: api}
 	s := &Snapshot{}
-
-	group, err := api.APIGroup(ctx, render.IstioGroup)
-	if err != nil {
-		return nil, err
-	}
-	if group != nil {
-		s.IstioServed = []string{}
-		for _, v := range group.Versions {
-			s.IstioServed = append(s.IstioServed, v.Version)
-		}
-		for _, want := range render.IstioVersions {
-			if contains(s.IstioServed, want) {
-				s.IstioVersion = want
-				break
-			}
-		}
-	}
 
 	classes, err := api.List(ctx, kube.IngressClasses, "", "")
 	if err != nil {
@@ -82,6 +75,7 @@ func Read(ctx context.Context, api API, p *chain.Params) (*Snapshot, error) {
 		}
 	}
 
+	r.readOwnedSecrets(p.IstioNamespace)
 	s.ALBSecret = r.secret(p.ALBSecretNamespace, p.ALBSecret)
 	s.GatewaySecret = r.secret(p.IstioNamespace, p.GatewaySecret)
 	s.ClientSecret = r.secret(p.IstioNamespace, p.ClientSecret)
@@ -98,10 +92,7 @@ func Read(ctx context.Context, api API, p *chain.Params) (*Snapshot, error) {
 		s.IngressTLSSecret = r.secret(p.IstioNamespace, tlsName)
 	}
 
-	if s.IstioVersion != "" {
-		s.Gateway = getInto[istiov1.Gateway](r, kube.IstioResource(s.IstioVersion, "gateways"), p.AppNamespace, p.GatewayName)
-		s.VirtualService = getInto[istiov1.VirtualService](r, kube.IstioResource(s.IstioVersion, "virtualservices"), p.AppNamespace, p.VirtualServiceName)
-	}
+	r.readIstio(s, p)
 
 	s.GatewayService = getInto[corev1.Service](r, kube.Services, p.IstioNamespace, p.GatewayService)
 	if len(p.GatewaySelector) > 0 {
@@ -129,6 +120,56 @@ func Read(ctx context.Context, api API, p *chain.Params) (*Snapshot, error) {
 		return nil, r.err
 	}
 	return s, nil
+}
+
+// readIstio reads the Gateway and VirtualService. It asks for the Gateway
+// at v1 (Istio 1.22 and later) without discovering first: the answer says
+// whether v1 is served, so a current cluster costs no discovery request.
+// Only when v1 is not served does discovery say which version is (v1beta1,
+// read as such) or that Istio is not installed.
+func (r *reader) readIstio(s *Snapshot, p *chain.Params) {
+	if r.err != nil {
+		return
+	}
+	v1 := render.IstioVersions[0]
+	u, served, err := r.api.GetServed(r.ctx, kube.IstioResource(v1, "gateways"), p.AppNamespace, p.GatewayName)
+	if err != nil {
+		r.err = err
+		return
+	}
+	if served {
+		s.IstioServed, s.IstioVersion = []string{v1}, v1
+	} else {
+		group, err := r.api.APIGroup(r.ctx, render.IstioGroup)
+		if err != nil {
+			r.err = err
+			return
+		}
+		if group == nil {
+			return
+		}
+		s.IstioServed = []string{}
+		for _, v := range group.Versions {
+			s.IstioServed = append(s.IstioServed, v.Version)
+		}
+		for _, want := range render.IstioVersions {
+			if contains(s.IstioServed, want) {
+				s.IstioVersion = want
+				break
+			}
+		}
+		if s.IstioVersion == "" || s.IstioVersion == v1 {
+			return // too old, or a discovery cache that still lists v1
+		}
+		u = r.get(kube.IstioResource(s.IstioVersion, "gateways"), p.AppNamespace, p.GatewayName)
+	}
+	if u != nil {
+		s.Gateway = new(istiov1.Gateway)
+		if !r.convert(u, s.Gateway) {
+			s.Gateway = nil
+		}
+	}
+	s.VirtualService = getInto[istiov1.VirtualService](r, kube.IstioResource(s.IstioVersion, "virtualservices"), p.AppNamespace, p.VirtualServiceName)
 }
 
 // usesPrivateCA says whether the client identity comes from the plugin's
@@ -167,6 +208,38 @@ type reader struct {
 	ctx context.Context
 	api API
 	err error
+	// owned are the plugin's secrets in ownedNamespace by name, from one
+	// LIST; nil when that LIST was not allowed.
+	owned          map[string]*corev1.Secret
+	ownedNamespace string
+}
+
+// readOwnedSecrets reads the secrets the plugin wrote in namespace (the
+// client secret, -cacert, the CA and the ALB TLS copy) in one LIST selected
+// by the plugin's managed-by label. The API server filters by label, so no
+// other secret of that namespace (Istio's CA key, other hosts' credentials)
+// is ever sent to the plugin. A Role that grants get only (say, with
+// resourceNames) forbids the LIST; then each secret is read by name.
+func (r *reader) readOwnedSecrets(namespace string) {
+	if r.err != nil {
+		return
+	}
+	items, err := r.api.List(r.ctx, kube.Secrets, namespace, chain.LabelManagedBy+"="+chain.FieldManager)
+	if kube.IsForbidden(err) {
+		return
+	}
+	if err != nil {
+		r.err = err
+		return
+	}
+	r.owned, r.ownedNamespace = map[string]*corev1.Secret{}, namespace
+	for i := range items {
+		sec := new(corev1.Secret)
+		if !r.convert(&items[i], sec) {
+			return
+		}
+		r.owned[sec.Name] = sec
+	}
 }
 
 func (r *reader) get(gvr schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
@@ -193,7 +266,14 @@ func (r *reader) list(gvr schema.GroupVersionResource, namespace, selector strin
 	return items
 }
 
+// secret reads a secret by name unless the LIST of the plugin's own
+// secrets already brought it. A secret missing from that LIST may still
+// exist without the plugin's label (say, made by the walkthrough's kubectl
+// create), which the rules must see, so it is read by name.
 func (r *reader) secret(namespace, name string) *corev1.Secret {
+	if sec, ok := r.owned[name]; ok && namespace == r.ownedNamespace {
+		return sec
+	}
 	return getInto[corev1.Secret](r, kube.Secrets, namespace, name)
 }
 

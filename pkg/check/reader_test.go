@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -43,18 +45,18 @@ func clutter(n int) []*unstructured.Unstructured {
 // per flavor and identity, at most MaxRequests, the same however many other
 // objects the cluster holds; only get and list, lists only with a label
 // selector (IngressClasses, cluster-scoped and few, excepted), and secrets
-// only by name.
+// listed only in the Istio namespace by the plugin's own label.
 func TestReadRequests(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		opts worldOptions
 		want int
 	}{
-		{"nginx private-ca", worldOptions{}, 15},
-		{"nginx alb-cert", worldOptions{ALBClientAuth: true}, 14},
+		{"nginx private-ca", worldOptions{}, Requests},
+		{"nginx alb-cert", worldOptions{ALBClientAuth: true}, Requests},
 		{"traefik private-ca", worldOptions{Flavor: chain.FlavorTraefik}, MaxRequests},
-		{"traefik alb-cert", worldOptions{Flavor: chain.FlavorTraefik, ALBClientAuth: true}, MaxRequests - 1},
-		{"classic private-ca", worldOptions{Flavor: chain.FlavorClassic}, 15},
+		{"traefik alb-cert", worldOptions{Flavor: chain.FlavorTraefik, ALBClientAuth: true}, MaxRequests},
+		{"classic private-ca", worldOptions{Flavor: chain.FlavorClassic}, Requests},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, tc.opts)
@@ -73,7 +75,10 @@ func TestReadRequests(t *testing.T) {
 					case verb != "get" && verb != "list":
 						t.Errorf("%s %s: check must only read", verb, res)
 					case verb == "list" && res == kube.Secrets:
-						t.Errorf("check listed secrets; it must read them by name")
+						la := a.(k8stesting.ListAction)
+						if sel := la.GetListRestrictions().Labels.String(); sel != chain.LabelManagedBy+"="+chain.FieldManager || a.GetNamespace() != istioNS {
+							t.Errorf("check listed secrets in %q selected by %q; only the plugin's own, in the Istio namespace", a.GetNamespace(), sel)
+						}
 					case verb == "list" && res != kube.IngressClasses:
 						la := a.(k8stesting.ListAction)
 						if la.GetListRestrictions().Labels.Empty() || a.GetNamespace() == "" {
@@ -117,4 +122,122 @@ func TestReadResolvesFlavor(t *testing.T) {
 	if snap.ServersTransport == nil || snap.ServersTransport.Spec.ServerName != gwDomain || snap.BackendService == nil {
 		t.Fatalf("the Traefik objects were not read: %+v", snap.ServersTransport)
 	}
+}
+
+// TestReadIstioFallback: a cluster without Istio's v1 costs one discovery
+// request and the objects are read at v1beta1; a cluster without Istio at
+// all costs the same and leaves them unread. A current cluster costs no
+// discovery request at all.
+func TestReadIstioFallback(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		served      []string
+		wantVersion string
+		discovery   int
+	}{
+		{"v1 served", []string{"v1", "v1beta1"}, "v1", 0},
+		{"v1beta1 only", []string{"v1beta1", "v1alpha3"}, "v1beta1", 1},
+		{"not installed", []string{}, "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, worldOptions{Istio: &tc.served})
+			api := newFakeAPI(t, w)
+			p := *w.params
+			s, err := Read(context.Background(), api, &p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.IstioVersion != tc.wantVersion || api.discovery != tc.discovery {
+				t.Fatalf("read Istio at %q with %d discovery requests; want %q with %d", s.IstioVersion, api.discovery, tc.wantVersion, tc.discovery)
+			}
+			if found := s.Gateway != nil && s.VirtualService != nil; found != (tc.wantVersion != "") {
+				t.Errorf("Gateway read: %v, VirtualService read: %v", s.Gateway != nil, s.VirtualService != nil)
+			}
+			if tc.wantVersion == "" && s.IstioServed != nil {
+				t.Errorf("Istio served %v, want nil (not installed)", s.IstioServed)
+			}
+		})
+	}
+}
+
+// TestReadSecretsByNameWhenListForbidden: a Role that allows get but not
+// list on secrets (resourceNames) still gets a full check, reading each
+// secret by name after the denied LIST; any other LIST error stops it.
+func TestReadSecretsByNameWhenListForbidden(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	want := snapshotSecrets(t, w, nil)
+
+	api := newFakeAPI(t, w)
+	api.Fake.PrependReactor("list", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "", errors.New("RBAC: list not allowed"))
+	})
+	got := snapshotSecrets(t, w, api)
+	if got != want {
+		t.Fatalf("secrets read by name differ from the listed ones:\n got %s\nwant %s", got, want)
+	}
+	// Requests: the denied LIST, then one GET for each of the 4 secrets it would have brought.
+	if n := api.requests(); n != Requests+4 {
+		t.Errorf("%d requests, want %d", n, Requests+4)
+	}
+
+	api = newFakeAPI(t, w)
+	api.Fake.PrependReactor("list", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewInternalError(errors.New("etcd is sad"))
+	})
+	p := *w.params
+	if _, err := Read(context.Background(), api, &p); err == nil || !strings.Contains(err.Error(), "etcd is sad") {
+		t.Fatalf("a failed LIST must stop the check, got %v", err)
+	}
+}
+
+// TestReadUnlabelledSecret: a secret the plugin expects but that lacks its
+// label (the walkthrough's kubectl create secret generic alb-certs) is not
+// in the LIST, is read by name, and reaches the rules as it is.
+func TestReadUnlabelledSecret(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	var client *unstructured.Unstructured
+	for _, u := range w.objects {
+		if u.GetKind() == "Secret" && u.GetName() == w.params.ClientSecret {
+			client = u
+		}
+	}
+	if client == nil {
+		t.Fatal("the world has no client secret")
+	}
+	client.SetLabels(nil)
+	api := newFakeAPI(t, w)
+	p := *w.params
+	s, err := Read(context.Background(), api, &p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ClientSecret == nil || s.ClientSecret.Name != w.params.ClientSecret {
+		t.Fatalf("the unlabelled client secret was not read")
+	}
+	if n := api.requests(); n != Requests+1 {
+		t.Errorf("%d requests, want %d (one more GET for the unlabelled secret)", n, Requests+1)
+	}
+}
+
+// snapshotSecrets reads w (through api, or a fresh fake when nil) and
+// describes the secrets of the snapshot by name and resourceVersion.
+func snapshotSecrets(t *testing.T, w *world, api *fakeAPI) string {
+	t.Helper()
+	if api == nil {
+		api = newFakeAPI(t, w)
+	}
+	p := *w.params
+	s, err := Read(context.Background(), api, &p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, sec := range []*corev1.Secret{s.ALBSecret, s.GatewaySecret, s.ClientSecret, s.CACert, s.CASecret, s.IngressTLSSecret} {
+		if sec == nil {
+			out = append(out, "<nil>")
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s/%s:%d", sec.Namespace, sec.Name, len(sec.Data)))
+	}
+	return strings.Join(out, " ")
 }

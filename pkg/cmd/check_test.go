@@ -96,6 +96,11 @@ func (emptyCluster) Get(context.Context, schema.GroupVersionResource, string, st
 	return nil, nil
 }
 
+// GetServed: nothing is served, Istio included.
+func (emptyCluster) GetServed(context.Context, schema.GroupVersionResource, string, string) (*unstructured.Unstructured, bool, error) {
+	return nil, false, nil
+}
+
 func (emptyCluster) List(context.Context, schema.GroupVersionResource, string, string) ([]unstructured.Unstructured, error) {
 	return nil, nil
 }

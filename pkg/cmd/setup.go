@@ -167,7 +167,9 @@ func (o *SetupOptions) check(ctx context.Context) error {
 	}
 	params := *o.Params
 	co.Params = &params
-	snap, err := check.Read(ctx, o.clients, co.Params)
+	// What setup just read or wrote is answered from memory: only what it
+	// did not touch (IngressClasses, pods, the app Service, ...) is asked for.
+	snap, err := check.Read(ctx, o.clients.Recall(), co.Params)
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,8 @@ type Clients struct {
 	// discoveryCache is kubectl's disk cache of this server's API groups
 	// (<cache-dir>/discovery/<host>), read before asking the server.
 	discoveryCache string
+	// memory records what this run read and wrote, for Recall.
+	memory *memory
 }
 
 // NewClients builds clients from kubectl's flags (--kubeconfig, --context,
@@ -76,7 +78,7 @@ func NewClients(getter genericclioptions.RESTClientGetter) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot build a client for %s: %w", cfg.Host, err)
 	}
-	c := &Clients{Dynamic: dyn, REST: rc, Host: cfg.Host}
+	c := &Clients{Dynamic: dyn, REST: rc, Host: cfg.Host, memory: &memory{}}
 	if cf, ok := getter.(*genericclioptions.ConfigFlags); ok && cf.CacheDir != nil && *cf.CacheDir != "" {
 		c.discoveryCache = discoveryCacheDir(filepath.Join(*cf.CacheDir, "discovery"), cfg.Host)
 	}
@@ -161,11 +163,15 @@ func (c *Clients) Get(ctx context.Context, gvr schema.GroupVersionResource, name
 	}
 	u, err := ri.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
+		if !IsNotServed(err) {
+			c.memory.rememberObject(gvr, namespace, name, nil)
+		}
 		return nil, nil
 	}
 	if err != nil {
 		return nil, c.Explain(err, "get", gvr, namespace, name)
 	}
+	c.memory.rememberObject(gvr, namespace, name, u)
 	return u, nil
 }
 

@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -99,14 +98,14 @@ func (c *Clients) ResolveFlavor(ctx context.Context, p *chain.Params) error {
 	if p.Flavor != chain.FlavorAuto {
 		return nil
 	}
-	list, err := c.Dynamic.Resource(IngressClasses).List(ctx, metav1.ListOptions{})
+	items, err := c.List(ctx, IngressClasses, "", "")
 	if err != nil {
-		return c.Explain(err, "list", IngressClasses, "", "")
+		return err
 	}
-	classes := make([]networkingv1.IngressClass, len(list.Items))
-	for i := range list.Items {
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &classes[i]); err != nil {
-			return fmt.Errorf("IngressClass %s is malformed: %w", list.Items[i].GetName(), err)
+	classes := make([]networkingv1.IngressClass, len(items))
+	for i := range items {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &classes[i]); err != nil {
+			return fmt.Errorf("IngressClass %s is malformed: %w", items[i].GetName(), err)
 		}
 	}
 	f, class, err := FlavorFromClasses(classes)

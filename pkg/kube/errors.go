@@ -1,5 +1,7 @@
 package kube
 
+import "errors"
+
 // Exit codes, documented in the README. Usage errors are 2 as with cobra;
 // the others say what kind of failure a script is looking at.
 const (
@@ -36,4 +38,10 @@ func WithCode(code int, err error) error {
 		return nil
 	}
 	return &Error{Code: code, Err: err}
+}
+
+// IsForbidden says whether err is an RBAC denial the plugin explained.
+func IsForbidden(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == ExitForbidden
 }

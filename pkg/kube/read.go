@@ -2,7 +2,9 @@ package kube
 
 import (
 	"context"
+	"errors"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -22,5 +24,55 @@ func (c *Clients) List(ctx context.Context, gvr schema.GroupVersionResource, nam
 	if err != nil {
 		return nil, c.Explain(err, "list", gvr, namespace, "")
 	}
+	c.memory.rememberList(gvr, namespace, labelSelector, list.Items)
 	return list.Items, nil
+}
+
+// GetServed reads one object like Get and also says whether the server
+// serves the resource at all. Asking for an object at a version the cluster
+// may not serve (Istio's v1) and learning both answers from one request
+// saves the discovery round trip in the common case; only a "not served"
+// answer needs discovery to learn what is served instead.
+func (c *Clients) GetServed(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, bool, error) {
+	var ri dynamic.ResourceInterface = c.Dynamic.Resource(gvr)
+	if namespace != "" {
+		ri = c.Dynamic.Resource(gvr).Namespace(namespace)
+	}
+	u, err := ri.Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		c.memory.rememberObject(gvr, namespace, name, u)
+		return u, true, nil
+	case IsNotServed(err):
+		return nil, false, nil
+	case apierrors.IsNotFound(err):
+		c.memory.rememberObject(gvr, namespace, name, nil)
+		return nil, true, nil
+	}
+	return nil, false, c.Explain(err, "get", gvr, namespace, name)
+}
+
+// IsNotServed tells a 404 for a resource the server does not serve from one
+// for a missing object. The API server answers a missing object with a
+// Status naming it; a path nothing serves falls through to its mux, which
+// answers "404 page not found" as plain text, and client-go records the
+// unexpected body as the error's cause.
+func IsNotServed(err error) bool {
+	if !apierrors.IsNotFound(err) {
+		return false
+	}
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return false
+	}
+	d := status.Status().Details
+	if d == nil || d.Name == "" {
+		return true
+	}
+	for _, c := range d.Causes {
+		if c.Type == metav1.CauseTypeUnexpectedServerResponse {
+			return true
+		}
+	}
+	return false
 }

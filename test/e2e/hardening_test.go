@@ -19,6 +19,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/albistio/kubectl-albistio/test/bench"
 	"github.com/albistio/kubectl-albistio/test/cluster"
 	"github.com/albistio/kubectl-albistio/test/fixtures"
 )
@@ -91,7 +92,8 @@ func TestBadInput(t *testing.T) {
 	os.WriteFile(notPEM, []byte("hello"), 0o644)
 	noIstio := newAPIProxy(t, func(rw http.ResponseWriter, r *http.Request) bool {
 		if strings.HasPrefix(r.URL.Path, "/apis/networking.istio.io") {
-			http.Error(rw, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`, http.StatusNotFound)
+			// What kube-apiserver answers for a group nothing serves.
+			http.Error(rw, "404 page not found", http.StatusNotFound)
 			return true
 		}
 		return false
@@ -311,7 +313,73 @@ func TestLeastPrivilege(t *testing.T) {
 			t.Errorf("check should work with the read-only role:\n%s", r)
 		}
 	}
+	if hasCommand(t, "check") {
+		checkWithNamedSecrets(t, w)
+	}
 	mustSucceed(t, albistioAs(t, setupKC, nil, "cleanup", "-n", w.p.AppNamespace, "--istio-namespace", w.p.IstioNamespace))
+}
+
+// checkWithNamedSecrets: a Role that grants get on the chain's secrets by
+// resourceNames, and no list, still gets a clean check. check's LIST of the
+// plugin's own secrets is denied, and it reads each secret by name instead.
+// The user is impersonated (kubectl's --as) by the admin.
+func checkWithNamedSecrets(t *testing.T, w *world) {
+	t.Helper()
+	ctx := context.Background()
+	user := fmt.Sprintf("named-secrets-%d", seq.Add(1))
+	reads := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"services", "pods"}, Verbs: []string{"get", "list"}},
+		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses"}, Verbs: []string{"get"}},
+		{APIGroups: []string{"networking.istio.io"}, Resources: []string{"gateways", "virtualservices"}, Verbs: []string{"get"}},
+	}
+	grant := func(ns string, rules []rbacv1.PolicyRule) {
+		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: ns}, Rules: rules}
+		if _, err := env.kube.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rb := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: ns},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: user},
+			Subjects:   []rbacv1.Subject{{Kind: "User", Name: user, APIGroup: "rbac.authorization.k8s.io"}},
+		}
+		if _, err := env.kube.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := w.p
+	grant(p.IstioNamespace, append(reads, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"},
+		// The plugin's default names: the client secret, the CA, -cacert and the ALB TLS copy.
+		ResourceNames: []string{p.GatewaySecretName, p.GatewaySecretName + "-cacert", "alb-certs", "albistio-client-ca", p.ALBSecretName}}))
+	grant(p.AppNamespace, reads)
+	grant(p.ALBSecretNamespace, []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}, ResourceNames: []string{p.ALBSecretName}}})
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "albistio-check-cluster"},
+		Subjects:   []rbacv1.Subject{{Kind: "User", Name: user, APIGroup: "rbac.authorization.k8s.io"}},
+	}
+	if _, err := env.kube.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer env.kube.RbacV1().ClusterRoleBindings().Delete(ctx, user, metav1.DeleteOptions{})
+
+	r := albistio(t, append([]string{"check", "--as", user, "-v=6"}, w.flags("--alb-flavor", "nginx")...)...)
+	if r.code != 0 {
+		t.Fatalf("check with secrets granted by name should pass:\n%s", r)
+	}
+	var denied, byName int
+	for _, q := range bench.ParseRequests(r.stderr) {
+		t := q.Target()
+		switch {
+		case t.Resource != "secrets" || t.Namespace != p.IstioNamespace:
+		case t.Name == "" && strings.HasPrefix(q.Status, "403"):
+			denied++
+		case t.Name != "":
+			byName++
+		}
+	}
+	if denied != 1 || byName < 4 {
+		t.Errorf("want the LIST of secrets denied once and the Istio namespace's secrets read by name; got %d denied LISTs, %d GETs:\n%s", denied, byName, r.stderr)
+	}
 }
 
 // hasCommand says whether the built plugin has a subcommand.

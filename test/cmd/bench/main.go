@@ -364,7 +364,7 @@ func (b *benchEnv) world() error {
 	if err := os.WriteFile(b.refs, []byte(strings.Join(refs, "---\n")), 0o644); err != nil {
 		return err
 	}
-	b.rep.notes = append(b.rep.notes, fmt.Sprintf("`kubectl get -f check-objects.yaml` reads by name the %d objects check reads (the 7 setup writes, the IKS ALB and gateway secrets, the gateway Service and its pods, the app namespace and Service, the IngressClass); check itself LISTs IngressClasses and the gateway pods by label.", len(refs)))
+	b.rep.notes = append(b.rep.notes, fmt.Sprintf("`kubectl get -f check-objects.yaml` reads by name the %d objects check reads (the 7 setup writes, the IKS ALB and gateway secrets, the gateway Service and its pods, the app namespace and Service, the IngressClass); check itself LISTs the IngressClasses, the plugin's own secrets in the Istio namespace (by its managed-by label, filtered by the API server) and the gateway pods (by --gateway-selector), and learns the Istio API version from its Gateway GET instead of discovery.", len(refs)))
 	return nil
 }
 
@@ -415,31 +415,52 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Micros
 
 func (b *benchEnv) startup() error {
 	e := b.warm
+	// The floor: kubectl running a plugin that does nothing at all (a link
+	// to true(1) named kubectl-noop). No plugin can start faster through
+	// kubectl's plugin lookup than this.
+	noop := e
+	noop.PluginDir = filepath.Join(b.tmp, "noop-plugin")
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		return fmt.Errorf("the start-up floor needs true(1): %w", err)
+	}
+	if err := os.MkdirAll(noop.PluginDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Symlink(truePath, filepath.Join(noop.PluginDir, "kubectl-noop")); err != nil && !os.IsExist(err) {
+		return err
+	}
 	rounds, err := bench.Rounds(b.cfg.startupN,
 		b.timed(e, []int{0}, "kubectl", "version", "--client"),
 		b.timed(e, []int{0}, "kubectl", "albistio", "version"),
 		b.timed(e, []int{0}, b.plugin, "version"),
+		b.timed(noop, []int{0}, "kubectl", "noop"),
 	)
 	if err != nil {
 		return err
 	}
 	lookup := bench.PairOf(rounds, 1, 0)
 	direct := bench.PairOf(rounds, 2, 0)
+	floor := bench.PairOf(rounds, 3, 0)
 	b.rep.add("start-up: `kubectl albistio version` vs `kubectl version --client`",
 		ms(lookup.MedianA()), ms(lookup.MedianB()), fmt.Sprintf("%.2f×", lookup.Ratio()), "≤ 0.5×", ptr(lookup.Ratio() <= 0.5))
+	b.rep.add("start-up floor: `kubectl noop`, a plugin that is true(1), vs `kubectl version --client`",
+		ms(floor.MedianA()), ms(floor.MedianB()), fmt.Sprintf("%.2f×", floor.Ratio()), "", nil)
 	b.rep.add("start-up: the plugin binary alone, `kubectl-albistio version`",
 		ms(direct.MedianA()), ms(direct.MedianB()), fmt.Sprintf("%.2f×", direct.Ratio()), "≤ 0.5×", ptr(direct.Ratio() <= 0.5))
-	// What the plugin adds to kubectl's own start-up, per round.
+	// What the plugin adds to the floor, per round, as a share of kubectl's start-up.
 	added := make([]float64, len(rounds))
 	for i, r := range rounds {
-		added[i] = float64(r[1]-r[0]) / float64(r[0])
+		added[i] = float64(r[1]-r[3]) / float64(r[0])
 	}
 	sort.Float64s(added)
 	b.rep.notes = append(b.rep.notes, fmt.Sprintf(
-		"Start-up, %d rounds, each running `kubectl version --client`, `kubectl albistio version` and `kubectl-albistio version` back to back in rotating order (warm page cache, no cluster contacted). "+
-			"`kubectl albistio` is kubectl's plugin lookup: kubectl starts (building its whole command tree), finds `kubectl-albistio` on PATH and execs it, so it costs kubectl's start-up plus the plugin's and can never be below 1.0× `kubectl version --client`; "+
-			"the plugin's own share is the second row, and per round the lookup added a median %.0f%% to kubectl's start-up.", b.cfg.startupN, 100*added[len(added)/2]))
-	b.rep.commands = append(b.rep.commands, "kubectl version --client", "kubectl albistio version", "bin/kubectl-albistio version")
+		"Start-up, %d rounds, each running `kubectl version --client`, `kubectl albistio version`, `kubectl-albistio version` and `kubectl noop` back to back in rotating order (warm page cache, no cluster contacted). "+
+			"`kubectl albistio` is kubectl's plugin lookup: kubectl starts (initialising all its packages and building its whole command tree), finds `kubectl-albistio` on PATH and execs it. "+
+			"The floor row measures that lookup with a plugin that does nothing (true(1)): %.2f× `kubectl version --client`, so the ≤ 0.5× target cannot be met by any plugin run as `kubectl <name>`. "+
+			"The plugin's own share is the third row; per round, `kubectl albistio version` took a median %.2f× `kubectl version --client` more than the floor.",
+		b.cfg.startupN, floor.Ratio(), added[len(added)/2]))
+	b.rep.commands = append(b.rep.commands, "kubectl version --client", "kubectl albistio version", "bin/kubectl-albistio version", "kubectl noop   # kubectl-noop -> true(1) on PATH")
 	return nil
 }
 
@@ -668,6 +689,11 @@ func (b *benchEnv) size() error {
 			fmt.Fprintf(&s, "- %s\n", c)
 		}
 	}
+	fmt.Fprintf(&s, "\nWhat was done about it: the plugin links no typed clientset (neither client-go's `kubernetes` nor Istio's, which alone would add every Istio API group and its informers): "+
+		"it reads and writes through the dynamic client and uses Istio's Go types only for networking/v1; it does not link kubectl's command packages, only `templates` for help text; "+
+		"releases are built with `-trimpath -ldflags '-s -w'`. What is left is mostly k8s.io/api, which cli-runtime's `genericclioptions` → `resource` links through "+
+		"`client-go/kubernetes/scheme` (with kustomize and gnostic); building without cli-runtime's flags and printers would roughly halve the binary, "+
+		"but kubectl's own flags (--kubeconfig, --context, -n, --as, ...) and printers (-o yaml|json|name) are what users of a kubectl plugin expect, so it stays.\n")
 	b.rep.sections = append(b.rep.sections, s.String())
 	for i, m := range bd.Modules {
 		if i == 6 {
