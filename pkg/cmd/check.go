@@ -83,8 +83,9 @@ func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 			  06xx  the ALB's Ingress and its flavor's annotations, as the controller parses
 			        them; 07xx  the Istio API the cluster serves
 
-			check only reads (get and list; secrets by name), with a fixed number of requests
-			however large the cluster is. Private keys stay in memory.
+			check only reads (get and list), with a fixed number of requests however large
+			the cluster is. Of the Istio namespace's secrets it lists only the plugin's own
+			(by label) and reads the gateway secret by name. Private keys stay in memory.
 
 			--probe also makes the handshake the ALB makes: it presents the client
 			certificate from --client-secret, sends the gateway domain as SNI, verifies the
