@@ -53,6 +53,7 @@ const (
 	GatewayServiceMissing   Code = "ALB0412"
 	ServicePortMissing      Code = "ALB0413"
 	ServiceSelectsNoPods    Code = "ALB0414"
+	GatewayClientCAOther    Code = "ALB0415"
 )
 
 // 05xx: the VirtualService and the service it routes to.
@@ -169,6 +170,7 @@ func Catalog() []CodeInfo {
 		{GatewayServiceMissing, LevelError, "The gateway's Service (--gateway-service) does not exist."},
 		{ServicePortMissing, LevelError, "A Service in front of the gateway has no port --gateway-service-port."},
 		{ServiceSelectsNoPods, LevelError, "A Service in front of the gateway selects none of the gateway pods."},
+		{GatewayClientCAOther, LevelWarning, "The Gateway's caCertCredentialName (Istio 1.26+) names another CA than <gateway-secret>-cacert: Istio verifies the ALB with that one, which check does not read."},
 
 		{VirtualServiceMissing, LevelError, "The VirtualService (--virtualservice-name) does not exist."},
 		{VirtualServiceUnbound, LevelError, "The VirtualService is not bound to the Gateway (spec.gateways)."},

@@ -70,6 +70,9 @@ func (in *Input) albTrust() []*x509.Certificate {
 // with, and the secret they come from: <gateway-secret>-cacert first, then
 // the gateway secret itself, as Istio looks them up.
 func (in *Input) gatewayClientCAs() ([]*x509.Certificate, *corev1.Secret) {
+	if in.clientCAElsewhere() {
+		return nil, nil
+	}
 	for _, s := range []*corev1.Secret{in.Snapshot.CACert, in.Snapshot.GatewaySecret} {
 		if s == nil {
 			continue
@@ -164,4 +167,15 @@ func dataKeys(s *corev1.Secret) string {
 	}
 	sort.Strings(keys)
 	return "keys " + joinQuoted(keys)
+}
+
+// clientCAElsewhere reports whether the Gateway's server for the chain
+// names its client CA with caCertCredentialName (Istio 1.26 and later),
+// which takes precedence over <gateway-secret>-cacert, and names another
+// one: then the -cacert is not what the gateway verifies the ALB with, and
+// the gateway rule says so once.
+func (in *Input) clientCAElsewhere() bool {
+	server, _ := chainServer(in.Snapshot.Gateway, in)
+	ca := server.GetTls().GetCaCertCredentialName()
+	return ca != "" && ca != in.Params.CACertSecret()
 }

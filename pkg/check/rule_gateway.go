@@ -64,6 +64,11 @@ func checkGateway(in *Input) []Finding {
 			fmt.Sprintf("credentialName is %q, not the gateway's secret %q, so the gateway presents another certificate and takes its client CA from %q-cacert", tls.GetCredentialName(), p.GatewaySecret, tls.GetCredentialName()),
 			"set credentialName to --gateway-secret (re-run kubectl albistio gateway)"))
 	}
+	if ca := tls.GetCaCertCredentialName(); ca != "" && ca != p.CACertSecret() {
+		fs = append(fs, newFinding(GatewayClientCAOther, obj, field+".tls.caCertCredentialName",
+			fmt.Sprintf("caCertCredentialName is %q: Istio verifies client certificates with the CA in that Secret or ConfigMap, not with %q, which the plugin keeps in step with the ALB's client certificate; check does not read it, so whether the gateway trusts the ALB was not verified", ca, p.CACertSecret()),
+			fmt.Sprintf("remove caCertCredentialName (kubectl albistio gateway does not set it) or set it to %s", p.CACertSecret())))
+	}
 	hosts := gatewayHosts(server.GetHosts())
 	if !hostListed(hosts, p.GatewayDomain) {
 		fs = append(fs, newFinding(GatewayDomainNotOnHosts, obj, field+".hosts",
@@ -82,6 +87,9 @@ func checkGateway(in *Input) []Finding {
 // the gateway Service's HTTPS port, preferably the one whose hosts take the
 // gateway domain. It returns nil when no server listens on the port.
 func chainServer(gw *istiov1.Gateway, in *Input) (*istionet.Server, int) {
+	if gw == nil {
+		return nil, -1
+	}
 	p := in.Params
 	var first *istionet.Server
 	firstIdx := -1

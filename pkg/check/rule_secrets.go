@@ -83,6 +83,9 @@ func checkSecrets(in *Input) []Finding {
 func checkCACertSecret(in *Input) []Finding {
 	s, p := in.Snapshot, in.Params
 	if s.CACert == nil {
+		if in.clientCAElsewhere() {
+			return nil // the Gateway takes its client CA from elsewhere; the gateway rule says so
+		}
 		if s.GatewaySecret != nil && hasAnyKey(s.GatewaySecret, caKeys()) {
 			return nil
 		}

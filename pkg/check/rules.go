@@ -20,7 +20,7 @@ func Rules() []Rule {
 		{"server-trust", []Code{ServerCertUntrusted, VerifyDepthTooShort}, checkServerTrust},
 		{"copies", []Code{ClientSecretStale, CACertStale, ALBTLSCopyStale, CopyUnannotated}, checkCopies},
 		{"gateway", []Code{GatewayMissing, GatewayPortMissing, GatewayNotHTTPS, GatewayNotMutual, GatewayTLSModeBroken,
-			GatewayCredentialWrong, GatewayDomainNotOnHosts, HostNotOnGateway}, checkGateway},
+			GatewayCredentialWrong, GatewayClientCAOther, GatewayDomainNotOnHosts, HostNotOnGateway}, checkGateway},
 		{"gateway-workload", []Code{GatewayPodsMissing, GatewaySelectorNoMatch, GatewayPodsNotReady,
 			GatewayServiceMissing, ServicePortMissing, ServiceSelectsNoPods}, checkGatewayWorkload},
 		{"virtualservice", []Code{VirtualServiceMissing, VirtualServiceUnbound, VirtualServiceHostOff, HostNotOnVirtualSvc,
