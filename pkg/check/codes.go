@@ -170,7 +170,7 @@ func Catalog() []CodeInfo {
 		{GatewayServiceMissing, LevelError, "The gateway's Service (--gateway-service) does not exist."},
 		{ServicePortMissing, LevelError, "A Service in front of the gateway has no port --gateway-service-port."},
 		{ServiceSelectsNoPods, LevelError, "A Service in front of the gateway selects none of the gateway pods."},
-		{GatewayClientCAOther, LevelWarning, "The Gateway's caCertCredentialName (Istio 1.26+) names another CA than <gateway-secret>-cacert: Istio verifies the ALB with that one, which check does not read."},
+		{GatewayClientCAOther, LevelWarning, "The Gateway's caCertCredentialName (recent Istio releases) names another CA than <gateway-secret>-cacert: Istio verifies the ALB with that one, which check does not read."},
 
 		{VirtualServiceMissing, LevelError, "The VirtualService (--virtualservice-name) does not exist."},
 		{VirtualServiceUnbound, LevelError, "The VirtualService is not bound to the Gateway (spec.gateways)."},

@@ -170,7 +170,7 @@ func dataKeys(s *corev1.Secret) string {
 }
 
 // clientCAElsewhere reports whether the Gateway's server for the chain
-// names its client CA with caCertCredentialName (Istio 1.26 and later),
+// names its client CA with caCertCredentialName (recent Istio releases; istio.io/api has it in 1.30, not in 1.26),
 // which takes precedence over <gateway-secret>-cacert, and names another
 // one: then the -cacert is not what the gateway verifies the ALB with, and
 // the gateway rule says so once.
