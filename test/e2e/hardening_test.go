@@ -218,11 +218,17 @@ current-context: c
 func TestNoKeyMaterialInLogs(t *testing.T) {
 	w := newWorld(t, false)
 	home := t.TempDir()
-	args := append([]string{"setup", "-v=10"}, w.flags("--alb-flavor", "nginx")...)
-	r := albistioAs(t, env.cluster.Kubeconfig, []string{"HOME=" + home}, args...)
-	mustSucceed(t, r)
-	if !strings.Contains(r.stderr, `url="https://`) {
-		t.Fatalf("-v=10 should log requests (else this test proves nothing):\n%s", r.stderr[:min(len(r.stderr), 2000)])
+	// setup reads and writes every secret; check also LISTs the plugin's own.
+	var r result
+	for _, cmd := range []string{"setup", "check"} {
+		args := append([]string{cmd, "-v=10"}, w.flags("--alb-flavor", "nginx")...)
+		rc := albistioAs(t, env.cluster.Kubeconfig, []string{"HOME=" + home}, args...)
+		mustSucceed(t, rc)
+		if !strings.Contains(rc.stderr, `url="https://`) || (cmd == "check" && !strings.Contains(rc.stderr, "/secrets?labelSelector=")) {
+			t.Fatalf("%s -v=10 should log its requests, check its LIST of secrets (else this test proves nothing):\n%s", cmd, rc.stderr[:min(len(rc.stderr), 2000)])
+		}
+		r.stdout += rc.stdout
+		r.stderr += rc.stderr
 	}
 	ctx := context.Background()
 	var keys [][]byte
