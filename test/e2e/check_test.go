@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/albistio/kubectl-albistio/test/bench"
 	"github.com/albistio/kubectl-albistio/test/fixtures"
 )
 
@@ -164,4 +167,83 @@ func hasFinding(rep checkReport, code string) bool {
 		}
 	}
 	return false
+}
+
+// check learns Istio's API version from its Gateway GET at v1, and only
+// when the server does not serve v1 asks discovery. Behind a proxy that
+// makes the real API server look like Istio < 1.22 (v1 answers the API
+// server's own "404 page not found", discovery lists v1beta1 and v1alpha3)
+// the objects are read at v1beta1 and the only finding is ALB0702; behind
+// one that hides Istio entirely, ALB0701. A current cluster costs no
+// discovery request (TestRequestCounts).
+func TestCheckIstioVersionFallback(t *testing.T) {
+	w := newWorld(t, false)
+	mustSucceed(t, w.setup(t))
+	const group = "/apis/networking.istio.io"
+	notServed := func(rw http.ResponseWriter) { http.Error(rw, "404 page not found", http.StatusNotFound) }
+	oldIstio := newAPIProxy(t, func(rw http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case strings.HasPrefix(r.URL.Path, group+"/v1/"):
+			notServed(rw)
+		case r.URL.Path == group:
+			rw.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(rw, `{"kind":"APIGroup","apiVersion":"v1","name":"networking.istio.io","versions":[`+
+				`{"groupVersion":"networking.istio.io/v1beta1","version":"v1beta1"},{"groupVersion":"networking.istio.io/v1alpha3","version":"v1alpha3"}],`+
+				`"preferredVersion":{"groupVersion":"networking.istio.io/v1beta1","version":"v1beta1"}}`)
+		default:
+			return false
+		}
+		return true
+	})
+	noIstio := newAPIProxy(t, func(rw http.ResponseWriter, r *http.Request) bool {
+		if strings.HasPrefix(r.URL.Path, group) {
+			notServed(rw)
+			return true
+		}
+		return false
+	})
+	for _, tc := range []struct {
+		name       string
+		kubeconfig string
+		want       []string
+		exit       int
+		gatewayAt  string // the version the Gateway was read at; "" for not at all
+	}{
+		{"v1beta1 only", oldIstio, []string{"ALB0702"}, 0, "v1beta1"},
+		{"not installed", noIstio, []string{"ALB0701"}, 8, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := albistioAs(t, tc.kubeconfig, nil, append([]string{"check", "-v=6"}, w.flags("--alb-flavor", "nginx", "-o", "json")...)...)
+			var rep checkReport
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatalf("check -o json did not print JSON: %v\n%s", err, r)
+			}
+			var codes []string
+			for _, f := range rep.Findings {
+				if f.Level == "error" || f.Level == "warning" {
+					codes = append(codes, f.Code)
+				}
+			}
+			sort.Strings(codes)
+			expectCodes(t, codes, r.code, tc.exit, tc.want...)
+
+			var discovery int
+			var gatewayAt []string
+			for _, q := range bench.ParseRequests(r.stderr) {
+				tg := q.Target()
+				if tg.Discovery && q.Signature() == "GET "+group {
+					discovery++
+				}
+				if tg.Resource == "gateways" && strings.HasPrefix(q.Status, "200") {
+					gatewayAt = append(gatewayAt, tg.Version)
+				}
+			}
+			if discovery != 1 {
+				t.Errorf("want one discovery request for networking.istio.io after v1 was not served, got %d:\n%s", discovery, r.stderr)
+			}
+			if want := tc.gatewayAt; (want == "" && len(gatewayAt) > 0) || (want != "" && strings.Join(gatewayAt, ",") != want) {
+				t.Errorf("Gateway read at %v, want %q", gatewayAt, want)
+			}
+		})
+	}
 }
