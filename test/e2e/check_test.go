@@ -28,6 +28,14 @@ type checkReport struct {
 func (w *world) check(t *testing.T, extra ...string) ([]string, int, checkReport) {
 	t.Helper()
 	r := albistio(t, append([]string{"check"}, w.flags(append([]string{"--alb-flavor", "nginx", "-o", "json"}, extra...)...)...)...)
+	codes, rep := reportCodes(t, r)
+	return codes, r.code, rep
+}
+
+// reportCodes reads the report of a `check -o json` run: the codes of its
+// findings at warning level or above, sorted, and the report.
+func reportCodes(t *testing.T, r result) ([]string, checkReport) {
+	t.Helper()
 	var rep checkReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("check -o json did not print JSON: %v\n%s", err, r)
@@ -39,7 +47,7 @@ func (w *world) check(t *testing.T, extra ...string) ([]string, int, checkReport
 		}
 	}
 	sort.Strings(codes)
-	return codes, r.code, rep
+	return codes, rep
 }
 
 // expectCodes asserts the findings at warning level or above and the exit
@@ -214,17 +222,7 @@ func TestCheckIstioVersionFallback(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := albistioAs(t, tc.kubeconfig, nil, append([]string{"check", "-v=6"}, w.flags("--alb-flavor", "nginx", "-o", "json")...)...)
-			var rep checkReport
-			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-				t.Fatalf("check -o json did not print JSON: %v\n%s", err, r)
-			}
-			var codes []string
-			for _, f := range rep.Findings {
-				if f.Level == "error" || f.Level == "warning" {
-					codes = append(codes, f.Code)
-				}
-			}
-			sort.Strings(codes)
+			codes, _ := reportCodes(t, r)
 			expectCodes(t, codes, r.code, tc.exit, tc.want...)
 
 			var discovery int
