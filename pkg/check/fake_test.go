@@ -27,15 +27,22 @@ type fakeAPI struct {
 	Fake      *dynamicfake.FakeDynamicClient
 	served    []string
 	discovery int
+	// discovered, when set, is what discovery answers instead of served
+	// (a stale discovery cache).
+	discovered []string
 }
 
 func (f *fakeAPI) APIGroup(_ context.Context, group string) (*metav1.APIGroup, error) {
 	f.discovery++
-	if f.served == nil {
+	versions := f.served
+	if f.discovered != nil {
+		versions = f.discovered
+	}
+	if versions == nil {
 		return nil, nil
 	}
 	g := &metav1.APIGroup{Name: group}
-	for _, v := range f.served {
+	for _, v := range versions {
 		g.Versions = append(g.Versions, metav1.GroupVersionForDiscovery{GroupVersion: group + "/" + v, Version: v})
 	}
 	return g, nil

@@ -148,9 +148,13 @@ func (r *reader) readIstio(s *Snapshot, p *chain.Params) {
 		if group == nil {
 			return
 		}
+		// The server has just said v1 is not served; that beats a
+		// discovery cache that still lists it.
 		s.IstioServed = []string{}
 		for _, v := range group.Versions {
-			s.IstioServed = append(s.IstioServed, v.Version)
+			if v.Version != v1 {
+				s.IstioServed = append(s.IstioServed, v.Version)
+			}
 		}
 		for _, want := range render.IstioVersions {
 			if contains(s.IstioServed, want) {
@@ -158,8 +162,8 @@ func (r *reader) readIstio(s *Snapshot, p *chain.Params) {
 				break
 			}
 		}
-		if s.IstioVersion == "" || s.IstioVersion == v1 {
-			return // too old, or a discovery cache that still lists v1
+		if s.IstioVersion == "" {
+			return // served, but only versions too old to read
 		}
 		u = r.get(kube.IstioResource(s.IstioVersion, "gateways"), p.AppNamespace, p.GatewayName)
 	}

@@ -158,6 +158,20 @@ func TestReadIstioFallback(t *testing.T) {
 			}
 		})
 	}
+
+	// A discovery cache from before a downgrade still lists v1: the
+	// server's "not served" wins, and the objects are read at v1beta1.
+	w := newWorld(t, worldOptions{Istio: &[]string{"v1beta1"}})
+	api := newFakeAPI(t, w)
+	api.discovered = []string{"v1", "v1beta1"}
+	p := *w.params
+	s, err := Read(context.Background(), api, &p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.IstioVersion != "v1beta1" || s.Gateway == nil || contains(s.IstioServed, "v1") {
+		t.Errorf("stale cache: read at %q (Gateway read: %v), served %v; want v1beta1 without v1", s.IstioVersion, s.Gateway != nil, s.IstioServed)
+	}
 }
 
 // TestReadSecretsByNameWhenListForbidden: a Role that allows get but not
