@@ -156,23 +156,13 @@ func (r *reader) readIstio(s *Snapshot, p *chain.Params) {
 				s.IstioServed = append(s.IstioServed, v.Version)
 			}
 		}
-		for _, want := range render.IstioVersions {
-			if contains(s.IstioServed, want) {
-				s.IstioVersion = want
-				break
-			}
-		}
+		s.IstioVersion = kube.PreferredIstioVersion(s.IstioServed)
 		if s.IstioVersion == "" {
 			return // served, but only versions too old to read
 		}
 		u = r.get(kube.IstioResource(s.IstioVersion, "gateways"), p.AppNamespace, p.GatewayName)
 	}
-	if u != nil {
-		s.Gateway = new(istiov1.Gateway)
-		if !r.convert(u, s.Gateway) {
-			s.Gateway = nil
-		}
-	}
+	s.Gateway = decode[istiov1.Gateway](r, u)
 	s.VirtualService = getInto[istiov1.VirtualService](r, kube.IstioResource(s.IstioVersion, "virtualservices"), p.AppNamespace, p.VirtualServiceName)
 }
 
@@ -283,7 +273,11 @@ func (r *reader) secret(namespace, name string) *corev1.Secret {
 
 // getInto reads an object and converts it to T; absent objects are nil.
 func getInto[T any](r *reader, gvr schema.GroupVersionResource, namespace, name string) *T {
-	u := r.get(gvr, namespace, name)
+	return decode[T](r, r.get(gvr, namespace, name))
+}
+
+// decode converts an object read to T; nil stays nil.
+func decode[T any](r *reader, u *unstructured.Unstructured) *T {
 	if u == nil {
 		return nil
 	}
@@ -333,13 +327,4 @@ func objectName(namespace, name string) string {
 		return name
 	}
 	return namespace + "/" + name
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

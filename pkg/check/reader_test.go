@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -169,7 +170,7 @@ func TestReadIstioFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.IstioVersion != "v1beta1" || s.Gateway == nil || contains(s.IstioServed, "v1") {
+	if s.IstioVersion != "v1beta1" || s.Gateway == nil || slices.Contains(s.IstioServed, "v1") {
 		t.Errorf("stale cache: read at %q (Gateway read: %v), served %v; want v1beta1 without v1", s.IstioVersion, s.Gateway != nil, s.IstioServed)
 	}
 }

@@ -3,6 +3,7 @@ package check
 import (
 	"crypto/x509"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -53,7 +54,7 @@ func checkCopies(in *Input) []Finding {
 				"run kubectl albistio secrets to take it over; it then records its source and keeps it current"))
 			return
 		}
-		if !contains(sources, src) {
+		if !slices.Contains(sources, src) {
 			fs = append(fs, newFinding(code, secretRef(sec), annotationField(chain.AnnotationSource),
 				fmt.Sprintf("%s was copied from %s, which is not this chain's source (%s)", what, src, joinQuoted(sources)),
 				"re-run kubectl albistio secrets with this chain's parameters"))

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	istionet "istio.io/api/networking/v1alpha3"
@@ -59,7 +60,7 @@ func checkGateway(in *Input) []Finding {
 			fmt.Sprintf("the TLS mode is %s, which the ALB cannot complete (ISTIO_MUTUAL wants an Istio-issued client certificate; PASSTHROUGH does not terminate TLS)", mode),
 			"set tls.mode MUTUAL (re-run kubectl albistio gateway)"))
 	}
-	if tls.GetCredentialName() != p.GatewaySecret && !contains(tls.GetCredentialNames(), p.GatewaySecret) {
+	if tls.GetCredentialName() != p.GatewaySecret && !slices.Contains(tls.GetCredentialNames(), p.GatewaySecret) {
 		fs = append(fs, newFinding(GatewayCredentialWrong, obj, field+".tls.credentialName",
 			fmt.Sprintf("credentialName is %q, not the gateway's secret %q, so the gateway presents another certificate and takes its client CA from %q-cacert", tls.GetCredentialName(), p.GatewaySecret, tls.GetCredentialName()),
 			"set credentialName to --gateway-secret (re-run kubectl albistio gateway)"))

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,12 +53,12 @@ func checkTraefik(in *Input) []Finding {
 			fixIngress))
 	} else {
 		obj := objectRef("ServersTransport", st.Namespace, st.Name)
-		if !contains(st.Spec.CertificatesSecrets, p.ClientSecret) {
+		if !slices.Contains(st.Spec.CertificatesSecrets, p.ClientSecret) {
 			fs = append(fs, newFinding(TraefikNoClientCert, obj, "spec.certificatesSecrets",
 				fmt.Sprintf("certificatesSecrets lists %s, not %q: Traefik presents another client certificate, or none (\"certificate required\")", joinQuoted(st.Spec.CertificatesSecrets), p.ClientSecret),
 				fmt.Sprintf("list %q in certificatesSecrets (%s)", p.ClientSecret, fixIngress)))
 		}
-		roots := contains(st.Spec.RootCAsSecrets, p.ClientSecret)
+		roots := slices.Contains(st.Spec.RootCAsSecrets, p.ClientSecret)
 		for _, r := range st.Spec.RootCAs {
 			roots = roots || r.Secret == p.ClientSecret
 		}

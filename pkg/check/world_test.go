@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -162,7 +163,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	}
 	istioVersion := "v1"
 	for _, v := range render.IstioVersions {
-		if contains(served, v) {
+		if slices.Contains(served, v) {
 			istioVersion = v
 			break
 		}

@@ -155,24 +155,11 @@ func ResourceFor(gvk schema.GroupVersionKind) (schema.GroupVersionResource, erro
 }
 
 // Get reads one object; a missing object is (nil, nil), so callers decide
-// whether absence is an error.
+// whether absence is an error. So is an object of a resource the server
+// does not serve; GetServed tells the two apart.
 func (c *Clients) Get(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error) {
-	var ri dynamic.ResourceInterface = c.Dynamic.Resource(gvr)
-	if namespace != "" {
-		ri = c.Dynamic.Resource(gvr).Namespace(namespace)
-	}
-	u, err := ri.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		if !IsNotServed(err) {
-			c.memory.rememberObject(gvr, namespace, name, nil)
-		}
-		return nil, nil
-	}
-	if err != nil {
-		return nil, c.Explain(err, "get", gvr, namespace, name)
-	}
-	c.memory.rememberObject(gvr, namespace, name, u)
-	return u, nil
+	u, _, err := c.GetServed(ctx, gvr, namespace, name)
+	return u, err
 }
 
 // GetSecret reads a Secret; a missing one is (nil, nil).

@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,18 +27,26 @@ func (c *Clients) IstioVersion(ctx context.Context) (string, error) {
 	if g == nil {
 		return "", WithCode(ExitInvalidInput, fmt.Errorf("the cluster at %s does not serve %s: Istio's CRDs are not installed (install Istio, e.g. the IKS managed Istio add-on, then re-run)", c.Host, render.IstioGroup))
 	}
-	for _, want := range render.IstioVersions {
-		for _, v := range g.Versions {
-			if v.Version == want {
-				return want, nil
-			}
-		}
-	}
 	var served []string
 	for _, v := range g.Versions {
 		served = append(served, v.Version)
 	}
+	if v := PreferredIstioVersion(served); v != "" {
+		return v, nil
+	}
 	return "", WithCode(ExitInvalidInput, fmt.Errorf("%s serves only %s; this plugin needs v1 or v1beta1 (Istio 1.5 or later)", render.IstioGroup, strings.Join(served, ", ")))
+}
+
+// PreferredIstioVersion is the version of networking.istio.io the plugin
+// uses among the served ones: the first of render.IstioVersions served, ""
+// when none is.
+func PreferredIstioVersion(served []string) string {
+	for _, want := range render.IstioVersions {
+		if slices.Contains(served, want) {
+			return want
+		}
+	}
+	return ""
 }
 
 // IKS ALB controllers, as their IngressClasses name them.

@@ -11,16 +11,20 @@ import (
 	"k8s.io/client-go/dynamic"
 )
 
+// resource is gvr in namespace, or cluster-wide when namespace is empty.
+func (c *Clients) resource(gvr schema.GroupVersionResource, namespace string) dynamic.ResourceInterface {
+	if namespace == "" {
+		return c.Dynamic.Resource(gvr)
+	}
+	return c.Dynamic.Resource(gvr).Namespace(namespace)
+}
+
 // List reads the objects of a resource in namespace (all namespaces, or a
 // cluster-scoped resource, when empty) that match labelSelector. Callers pass
 // a selector for namespaced resources so that what is read stays bounded by
 // what they look for, not by the size of the cluster.
 func (c *Clients) List(ctx context.Context, gvr schema.GroupVersionResource, namespace, labelSelector string) ([]unstructured.Unstructured, error) {
-	var ri dynamic.ResourceInterface = c.Dynamic.Resource(gvr)
-	if namespace != "" {
-		ri = c.Dynamic.Resource(gvr).Namespace(namespace)
-	}
-	list, err := ri.List(ctx, metav1.ListOptions{LabelSelector: labelSelector})
+	list, err := c.resource(gvr, namespace).List(ctx, metav1.ListOptions{LabelSelector: labelSelector})
 	if err != nil {
 		return nil, c.Explain(err, "list", gvr, namespace, "")
 	}
@@ -28,17 +32,13 @@ func (c *Clients) List(ctx context.Context, gvr schema.GroupVersionResource, nam
 	return list.Items, nil
 }
 
-// GetServed reads one object like Get and also says whether the server
-// serves the resource at all. Asking for an object at a version the cluster
+// GetServed reads one object (nil when missing) and also says whether the
+// server serves the resource at all. Asking for an object at a version the cluster
 // may not serve (Istio's v1) and learning both answers from one request
 // saves the discovery round trip in the common case; only a "not served"
 // answer needs discovery to learn what is served instead.
 func (c *Clients) GetServed(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, bool, error) {
-	var ri dynamic.ResourceInterface = c.Dynamic.Resource(gvr)
-	if namespace != "" {
-		ri = c.Dynamic.Resource(gvr).Namespace(namespace)
-	}
-	u, err := ri.Get(ctx, name, metav1.GetOptions{})
+	u, err := c.resource(gvr, namespace).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case err == nil:
 		c.memory.rememberObject(gvr, namespace, name, u)

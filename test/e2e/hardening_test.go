@@ -271,28 +271,9 @@ func TestNoKeyMaterialInLogs(t *testing.T) {
 // role cannot write.
 func TestLeastPrivilege(t *testing.T) {
 	w := newWorld(t, false)
-	ctx := context.Background()
 	kubectl(t, "apply", "-f", "../../deploy/rbac/")
-	bind := func(user, role, ns string) {
-		rb := &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s", role, user), Namespace: ns},
-			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role},
-			Subjects:   []rbacv1.Subject{{Kind: "User", Name: user, APIGroup: "rbac.authorization.k8s.io"}},
-		}
-		if _, err := env.kube.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bindCluster := func(user, role string) {
-		crb := &rbacv1.ClusterRoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s-%d", role, user, seq.Add(1))},
-			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role},
-			Subjects:   []rbacv1.Subject{{Kind: "User", Name: user, APIGroup: "rbac.authorization.k8s.io"}},
-		}
-		if _, err := env.kube.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bind := func(user, role, ns string) { bindRole(t, user, "ClusterRole", role, ns) }
+	bindCluster := func(user, role string) { bindClusterRole(t, user, role) }
 	for _, ns := range []string{w.p.IstioNamespace, w.p.AppNamespace} {
 		bind(cluster.SetupUser, "albistio-setup", ns)
 		bind(cluster.CheckUser, "albistio-check", ns)
@@ -325,6 +306,34 @@ func TestLeastPrivilege(t *testing.T) {
 	mustSucceed(t, albistioAs(t, setupKC, nil, "cleanup", "-n", w.p.AppNamespace, "--istio-namespace", w.p.IstioNamespace))
 }
 
+// bindRole binds user to a ClusterRole or Role (kind) in namespace ns.
+func bindRole(t *testing.T, user, kind, role, ns string) {
+	t.Helper()
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s", role, user), Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: kind, Name: role},
+		Subjects:   []rbacv1.Subject{{Kind: "User", Name: user, APIGroup: "rbac.authorization.k8s.io"}},
+	}
+	if _, err := env.kube.RbacV1().RoleBindings(ns).Create(context.Background(), rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bindClusterRole binds user to a ClusterRole cluster-wide and returns the
+// binding's name.
+func bindClusterRole(t *testing.T, user, role string) string {
+	t.Helper()
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s-%d", role, user, seq.Add(1))},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role},
+		Subjects:   []rbacv1.Subject{{Kind: "User", Name: user, APIGroup: "rbac.authorization.k8s.io"}},
+	}
+	if _, err := env.kube.RbacV1().ClusterRoleBindings().Create(context.Background(), crb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return crb.Name
+}
+
 // checkWithNamedSecrets: a Role that grants get on the chain's secrets by
 // resourceNames, and no list, still gets a clean check. check's LIST of the
 // plugin's own secrets is denied, and it reads each secret by name instead.
@@ -343,14 +352,7 @@ func checkWithNamedSecrets(t *testing.T, w *world) {
 		if _, err := env.kube.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		rb := &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: ns},
-			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: user},
-			Subjects:   []rbacv1.Subject{{Kind: "User", Name: user, APIGroup: "rbac.authorization.k8s.io"}},
-		}
-		if _, err := env.kube.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		bindRole(t, user, "Role", user, ns)
 	}
 	p := w.p
 	grant(p.IstioNamespace, append(reads, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"},
@@ -358,15 +360,8 @@ func checkWithNamedSecrets(t *testing.T, w *world) {
 		ResourceNames: []string{p.GatewaySecretName, p.GatewaySecretName + "-cacert", "alb-certs", "albistio-client-ca", p.ALBSecretName}}))
 	grant(p.AppNamespace, reads)
 	grant(p.ALBSecretNamespace, []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}, ResourceNames: []string{p.ALBSecretName}}})
-	crb := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: user},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "albistio-check-cluster"},
-		Subjects:   []rbacv1.Subject{{Kind: "User", Name: user, APIGroup: "rbac.authorization.k8s.io"}},
-	}
-	if _, err := env.kube.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	defer env.kube.RbacV1().ClusterRoleBindings().Delete(ctx, user, metav1.DeleteOptions{})
+	crb := bindClusterRole(t, user, "albistio-check-cluster")
+	defer env.kube.RbacV1().ClusterRoleBindings().Delete(ctx, crb, metav1.DeleteOptions{})
 
 	r := albistio(t, append([]string{"check", "--as", user, "-v=6"}, w.flags("--alb-flavor", "nginx")...)...)
 	if r.code != 0 {
