@@ -132,7 +132,7 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "No objects of chain %q found in namespaces %s and %s.\n", p.Name, p.IstioNamespace, p.AppNamespace)
 		return nil
 	}
-	suffix := map[apply.DryRun]string{apply.DryRunClient: " (dry run)", apply.DryRunServer: " (server dry run)"}[o.dryRun]
+	suffix := dryRunSuffix(o.dryRun)
 	var deleted []string
 	for _, f := range found {
 		if o.dryRun != apply.DryRunClient {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -134,8 +135,13 @@ func (o *IngressOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Params.Flavor == chain.FlavorClassic {
-		fmt.Fprintln(o.ErrOut, "Warning: the classic flavor's ingress.bluemix.net annotations are ignored by IKS ALBs running ingress-nginx or Traefik; use it only on a legacy ALB")
-	}
+	warnClassic(o.ErrOut, o.Params)
 	return o.applyAndPrint(ctx, o.clients, o.Out, objs)
+}
+
+// warnClassic says, for the classic flavor, that today's ALBs ignore it.
+func warnClassic(w io.Writer, p *chain.Params) {
+	if p.Flavor == chain.FlavorClassic {
+		fmt.Fprintln(w, "Warning: the classic flavor's ingress.bluemix.net annotations are ignored by IKS ALBs running ingress-nginx or Traefik; use it only on a legacy ALB")
+	}
 }

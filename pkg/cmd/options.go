@@ -125,13 +125,7 @@ func (w *WriteOptions) applyAndPrint(ctx context.Context, c *kube.Clients, out i
 // the output is one document), or kubectl's "kind/name created" lines.
 func (w *WriteOptions) print(out io.Writer, results []apply.Result) error {
 	if w.printer == nil {
-		suffix := ""
-		switch w.DryRun {
-		case apply.DryRunClient:
-			suffix = " (dry run)"
-		case apply.DryRunServer:
-			suffix = " (server dry run)"
-		}
+		suffix := dryRunSuffix(w.DryRun)
 		for _, r := range results {
 			if _, err := fmt.Fprintf(out, "%s %s%s\n", apply.Ref(r.Object), r.Op, suffix); err != nil {
 				return err
@@ -152,4 +146,16 @@ func (w *WriteOptions) print(out io.Writer, results []apply.Result) error {
 		}
 	}
 	return nil
+}
+
+// dryRunSuffix marks kubectl-style "kind/name verb" lines of a dry run, as
+// kubectl does.
+func dryRunSuffix(d apply.DryRun) string {
+	switch d {
+	case apply.DryRunClient:
+		return " (dry run)"
+	case apply.DryRunServer:
+		return " (server dry run)"
+	}
+	return ""
 }

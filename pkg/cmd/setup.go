@@ -107,7 +107,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.DryRun == apply.DryRunClient {
-		return o.print(o.Out, clientResults(objs))
+		return o.applyAndPrint(ctx, nil, o.Out, objs)
 	}
 
 	// Validate every object with the API server before writing any.
@@ -237,9 +237,7 @@ func (o *SetupOptions) render(ctx context.Context, c *kube.Clients) (render.Obje
 	if err != nil {
 		return nil, nil, err
 	}
-	if p.Flavor == chain.FlavorClassic {
-		fmt.Fprintln(o.ErrOut, "Warning: the classic flavor's ingress.bluemix.net annotations are ignored by IKS ALBs running ingress-nginx or Traefik; use it only on a legacy ALB")
-	}
+	warnClassic(o.ErrOut, p)
 	var objs render.Objects
 	if newNamespace != nil {
 		objs = append(objs, render.Namespace(p))
@@ -292,14 +290,6 @@ func requireNamespace(ctx context.Context, c *kube.Clients, name, flag, fix stri
 		return kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("namespace %s (%s) does not exist: %s", name, flag, fix))
 	}
 	return nil
-}
-
-func clientResults(objs render.Objects) []apply.Result {
-	out := make([]apply.Result, len(objs))
-	for i, o := range objs {
-		out[i] = apply.Result{Object: o, Op: apply.Configured}
-	}
-	return out
 }
 
 func withoutNamespace(objs render.Objects, ns string) render.Objects {
