@@ -5,6 +5,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -70,16 +71,85 @@ type Applier struct {
 	DryRun  DryRun
 	// Force takes over fields and objects owned by other managers.
 	Force bool
+	// Guards make writes conditional on the state the objects were rendered
+	// from (by Ref): objects that must exist exactly once (the private CA)
+	// or that several runs update (the hop's Gateway and its chain
+	// registry). A write whose guard no longer holds fails with a *RaceError
+	// instead of overwriting what a concurrent run wrote.
+	Guards map[string]Guard
 }
+
+// Guard is the state an object was read in when it was rendered.
+type Guard struct {
+	// Exists false means it was absent: it is created, and the write fails
+	// if someone created it meanwhile. Exists true means it is applied with
+	// ResourceVersion as a precondition.
+	Exists          bool
+	ResourceVersion string
+}
+
+// GuardFor records the state of an object as read (nil: absent).
+func GuardFor(existing *unstructured.Unstructured) Guard {
+	if existing == nil {
+		return Guard{}
+	}
+	return Guard{Exists: true, ResourceVersion: existing.GetResourceVersion()}
+}
+
+// RaceError says a concurrent writer changed an object between the read a
+// plan was made from and the write: re-read and plan again.
+type RaceError struct {
+	Ref string
+	Err error
+}
+
+func (e *RaceError) Error() string {
+	return fmt.Sprintf("%s changed while this run was writing it (another run at the same time?): %v", e.Ref, e.Err)
+}
+func (e *RaceError) Unwrap() error { return e.Err }
 
 type planned struct {
 	obj      *unstructured.Unstructured
 	gvr      schema.GroupVersionResource
 	existing *unstructured.Unstructured
+	// force is set when only the plugin owns the object: an object it
+	// created (create, not apply: see Guard) is owned by its "Update" entry,
+	// which server-side apply counts as another manager; forcing then takes
+	// fields from no one but the plugin itself.
+	force bool
+}
+
+// Conflict says why applying obj over existing must be refused without
+// --force-conflicts, or "" when it may go ahead: an existing object is
+// written over only when the plugin's field manager already owns fields in
+// it (labels alone prove nothing).
+func Conflict(obj, existing *unstructured.Unstructured) string {
+	if existing == nil || HasOurManager(existing) {
+		return ""
+	}
+	return fmt.Sprintf("%s %s/%s exists and was not created by this plugin (managed by %s)",
+		strings.ToLower(obj.GetKind()), obj.GetNamespace(), obj.GetName(), Managers(existing))
+}
+
+// checkGuard compares what the plan phase read with the guard.
+func checkGuard(g Guard, ok bool, existing *unstructured.Unstructured) error {
+	if !ok {
+		return nil
+	}
+	switch {
+	case !g.Exists && existing != nil:
+		return fmt.Errorf("it was absent when read and exists now")
+	case g.Exists && existing == nil:
+		return fmt.Errorf("it was deleted")
+	case g.Exists && existing.GetResourceVersion() != g.ResourceVersion:
+		return fmt.Errorf("its resourceVersion went from %s to %s", g.ResourceVersion, existing.GetResourceVersion())
+	}
+	return nil
 }
 
 // Plan reads the current state of every object and refuses, before any
-// write, objects that exist but were not created by the plugin.
+// write, objects that exist but were not created by the plugin, and
+// objects whose guard no longer holds.
 func (a *Applier) plan(ctx context.Context, objs render.Objects) ([]planned, error) {
 	plans := make([]planned, 0, len(objs))
 	var conflicts []string
@@ -92,14 +162,18 @@ func (a *Applier) plan(ctx context.Context, objs render.Objects) ([]planned, err
 		if err != nil {
 			return nil, err
 		}
-		if existing != nil && existing.GetLabels()[chain.LabelManagedBy] != chain.FieldManager && !a.Force {
-			conflicts = append(conflicts, fmt.Sprintf("%s %s/%s exists and was not created by this plugin (managed by %s)",
-				strings.ToLower(o.GetKind()), o.GetNamespace(), o.GetName(), Managers(existing)))
+		g, guarded := a.Guards[Ref(o)]
+		if err := checkGuard(g, guarded, existing); err != nil {
+			return nil, &RaceError{Ref: Ref(o), Err: err}
 		}
-		plans = append(plans, planned{obj: o, gvr: gvr, existing: existing})
+		if c := Conflict(o, existing); c != "" && !a.Force {
+			conflicts = append(conflicts, c)
+		}
+		onlyOurs := existing != nil && HasOurManager(existing) && len(OtherManagers(existing)) == 0
+		plans = append(plans, planned{obj: adopt(o, existing), gvr: gvr, existing: existing, force: a.Force || onlyOurs})
 	}
 	if len(conflicts) > 0 {
-		return nil, kube.WithCode(kube.ExitConflict, fmt.Errorf("refusing to take over objects owned by someone else; nothing was written:\n  %s\nrename ours (--client-secret, --gateway-name, --virtualservice-name, --ingress-name), delete theirs, or re-run with --force-conflicts to take them over",
+		return nil, kube.WithCode(kube.ExitConflict, fmt.Errorf("refusing to take over objects owned by someone else; nothing was written:\n  %s\nname ours differently (the flag that names each object is in kubectl albistio setup --help), delete theirs, or re-run with --force-conflicts to take them over (cleanup will then leave them)",
 			strings.Join(conflicts, "\n  ")))
 	}
 	return plans, nil
@@ -153,12 +227,34 @@ func (a *Applier) Apply(ctx context.Context, objs render.Objects) ([]Result, err
 }
 
 func (a *Applier) applyOne(ctx context.Context, pl planned) (*unstructured.Unstructured, error) {
-	opts := metav1.ApplyOptions{FieldManager: chain.FieldManager, Force: a.Force}
+	var dryRun []string
 	if a.DryRun == DryRunServer {
-		opts.DryRun = []string{metav1.DryRunAll}
+		dryRun = []string{metav1.DryRunAll}
 	}
 	var ri dynamic.ResourceInterface = a.Clients.Dynamic.Resource(pl.gvr).Namespace(pl.obj.GetNamespace())
-	out, err := ri.Apply(ctx, pl.obj.GetName(), pl.obj, opts)
+	g, guarded := a.Guards[Ref(pl.obj)]
+	var out *unstructured.Unstructured
+	var err error
+	verb := "apply"
+	switch {
+	case guarded && !g.Exists:
+		verb = "create"
+		// Create, not apply: apply would silently write over an object a
+		// concurrent run created a moment ago (say, another private CA).
+		out, err = ri.Create(ctx, pl.obj, metav1.CreateOptions{FieldManager: chain.FieldManager, DryRun: dryRun})
+		if apierrors.IsAlreadyExists(err) {
+			return nil, &RaceError{Ref: Ref(pl.obj), Err: err}
+		}
+	case guarded:
+		obj := pl.obj.DeepCopy()
+		obj.SetResourceVersion(g.ResourceVersion)
+		out, err = ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: chain.FieldManager, Force: pl.force, DryRun: dryRun})
+		if apierrors.IsConflict(err) && !isFieldConflict(err) {
+			return nil, &RaceError{Ref: Ref(pl.obj), Err: err}
+		}
+	default:
+		out, err = ri.Apply(ctx, pl.obj.GetName(), pl.obj, metav1.ApplyOptions{FieldManager: chain.FieldManager, Force: pl.force, DryRun: dryRun})
+	}
 	if err == nil {
 		if a.DryRun == DryRunNone {
 			a.Clients.Remember(pl.gvr, out)
@@ -177,13 +273,30 @@ func (a *Applier) applyOne(ctx context.Context, pl planned) (*unstructured.Unstr
 		return nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("cannot write %s %s/%s: %v (does namespace %s exist, and is the %s API installed?)",
 			strings.ToLower(pl.obj.GetKind()), pl.obj.GetNamespace(), pl.obj.GetName(), err, pl.obj.GetNamespace(), pl.gvr.GroupVersion()))
 	}
-	return nil, a.Clients.Explain(err, "apply", pl.gvr, pl.obj.GetNamespace(), pl.obj.GetName())
+	return nil, a.Clients.Explain(err, verb, pl.gvr, pl.obj.GetNamespace(), pl.obj.GetName())
+}
+
+// isFieldConflict tells server-side apply's conflicts with other field
+// managers from a failed resourceVersion precondition: both are 409s.
+func isFieldConflict(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || status.Status().Details == nil {
+		return false
+	}
+	for _, c := range status.Status().Details.Causes {
+		if c.Type == metav1.CauseTypeFieldManagerConflict {
+			return true
+		}
+	}
+	return false
 }
 
 // partial reports a failure after some writes: which objects were written,
-// which failed, and that re-running converges.
+// which failed, and that re-running converges. A race is returned as it is:
+// the caller plans again.
 func (a *Applier) partial(done []Result, failed planned, err error) error {
-	if len(done) == 0 || a.DryRun != DryRunNone {
+	var race *RaceError
+	if len(done) == 0 || a.DryRun != DryRunNone || errors.As(err, &race) {
 		return err
 	}
 	var names []string
@@ -214,13 +327,13 @@ func opFor(before, after *unstructured.Unstructured) Op {
 	if before == nil {
 		return Created
 	}
-	if equality.Semantic.DeepEqual(comparable(before), comparable(after)) {
+	if equality.Semantic.DeepEqual(withoutServerFields(before), withoutServerFields(after)) {
 		return Unchanged
 	}
 	return Configured
 }
 
-func comparable(u *unstructured.Unstructured) map[string]any {
+func withoutServerFields(u *unstructured.Unstructured) map[string]any {
 	c := u.DeepCopy().Object
 	delete(c, "status")
 	for _, f := range []string{"resourceVersion", "managedFields", "generation", "creationTimestamp", "uid"} {

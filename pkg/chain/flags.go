@@ -61,9 +61,9 @@ func NewFlags() *Flags {
 		Identity:           string(IdentityAuto),
 		ClientSecret:       "alb-certs",
 		CASecret:           "albistio-client-ca",
-		GatewayName:        "default-ingress-gateway",
-		VirtualServiceName: "default-ingress",
-		IngressName:        "alb-ingress",
+		// GatewayName, VirtualServiceName and IngressName default to names
+		// derived in Resolve: the hop's Gateway from the gateway secret, each
+		// chain's objects from its namespace and name.
 	}
 }
 
@@ -78,7 +78,7 @@ func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.IstioNamespace, "istio-namespace", f.IstioNamespace, "Namespace of the Istio ingress gateway; the ALB's Ingress and secrets go here too")
 	fs.StringVar(&f.Service, "service", f.Service, "Mesh service to route to, in the namespace given by -n")
 	fs.Int32Var(&f.Port, "port", f.Port, "Port of --service")
-	fs.StringSliceVar(&f.Paths, "path", f.Paths, "URI prefix routed through the chain (repeatable)")
+	pathsVar(fs, &f.Paths, "path", "URI prefix routed through the chain (repeatable)")
 	fs.StringVar(&f.Host, "host", f.Host, "Host name clients use at the ALB (default <service>.<alb-domain>)")
 	fs.StringVar(&f.GatewaySelector, "gateway-selector", f.GatewaySelector, "Labels of the gateway pods the Gateway binds to")
 	fs.StringVar(&f.GatewayService, "gateway-service", f.GatewayService, "Service of the Istio ingress gateway")
@@ -86,12 +86,12 @@ func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Flavor, "alb-flavor", f.Flavor, "ALB flavor: auto, nginx, traefik or classic (auto reads the cluster's IngressClasses)")
 	fs.StringVar(&f.IngressClass, "ingress-class", f.IngressClass, "IngressClass of the ALB (default: the class IKS creates for the flavor, or the one found in the cluster)")
 	fs.StringVar(&f.Identity, "client-identity", f.Identity, "Certificate the ALB presents to the gateway: auto, alb-cert or private-ca")
-	fs.StringVar(&f.Name, "chain-name", f.Name, "Name of this chain, put on every object as the "+LabelChain+" label (default --service)")
+	fs.StringVar(&f.Name, "chain-name", f.Name, "Name of this chain (one app behind the ALB and gateway), put on its objects as the "+LabelChain+" label (default --service)")
 	fs.StringVar(&f.ClientSecret, "client-secret", f.ClientSecret, "Secret holding the ALB's client certificate, in --istio-namespace")
 	fs.StringVar(&f.CASecret, "ca-secret", f.CASecret, "Secret holding the private client CA, in --istio-namespace")
-	fs.StringVar(&f.GatewayName, "gateway-name", f.GatewayName, "Name of the Istio Gateway")
-	fs.StringVar(&f.VirtualServiceName, "virtualservice-name", f.VirtualServiceName, "Name of the Istio VirtualService")
-	fs.StringVar(&f.IngressName, "ingress-name", f.IngressName, "Name of the ALB's Ingress")
+	fs.StringVar(&f.GatewayName, "gateway-name", f.GatewayName, "Name of the Istio Gateway every chain of this ALB and gateway shares, in --istio-namespace (default albistio-<gateway-secret>)")
+	fs.StringVar(&f.VirtualServiceName, "virtualservice-name", f.VirtualServiceName, "Name of the chain's Istio VirtualService, in the app namespace (default albistio-<chain-name>)")
+	fs.StringVar(&f.IngressName, "ingress-name", f.IngressName, "Name of the chain's Ingress, in --istio-namespace (default albistio-<namespace>-<chain-name>)")
 }
 
 // Requirement says which parameters a command needs; the others may stay empty.
@@ -133,6 +133,15 @@ func (f *Flags) Resolve(appNamespace string, getenv func(string) string, need Re
 		GatewayName:        f.GatewayName,
 		VirtualServiceName: f.VirtualServiceName,
 		IngressName:        f.IngressName,
+	}
+	if p.GatewayName == "" && p.GatewaySecret != "" {
+		p.GatewayName = DefaultGatewayName(p.GatewaySecret)
+	}
+	if p.VirtualServiceName == "" {
+		p.VirtualServiceName = DefaultVirtualServiceName(p.Name)
+	}
+	if p.IngressName == "" {
+		p.IngressName = DefaultIngressName(p.AppNamespace, p.Name)
 	}
 	var errs ParamErrors
 	if p.Host == "" && p.ALBDomain != "" {
@@ -179,6 +188,10 @@ func (p *Params) validate() ParamErrors {
 			errs.add(flag, v, "must be a single host name, not a wildcard: name the host clients use, like httpbin."+strings.TrimPrefix(v, "*."))
 			return
 		}
+		if problem := dnsLengthProblem(v); problem != "" {
+			errs.add(flag, v, problem)
+			return
+		}
 		if msgs := validation.IsDNS1123Subdomain(v); len(msgs) > 0 || !strings.Contains(v, ".") {
 			errs.add(flag, v, "is not a DNS name: use lower-case letters, digits, '-' and '.', like mycluster-a1b2c3-0000.us-south.containers.appdomain.cloud")
 		}
@@ -221,6 +234,9 @@ func (p *Params) validate() ParamErrors {
 		{"--client-secret", p.ClientSecret}, {"--ca-secret", p.CASecret}, {"--gateway-name", p.GatewayName},
 		{"--virtualservice-name", p.VirtualServiceName}, {"--ingress-name", p.IngressName},
 	} {
+		if n.v == "" && n.flag == "--gateway-name" {
+			continue // derived from --gateway-secret; commands that need it require that
+		}
 		if n.v == "" {
 			errs.add(n.flag, n.v, "must not be empty")
 			continue
@@ -243,10 +259,8 @@ func (p *Params) validate() ParamErrors {
 	seen := map[string]bool{}
 	for _, path := range p.Paths {
 		switch {
-		case !strings.HasPrefix(path, "/"):
-			errs.add("--path", path, "must start with '/', like /"+path)
-		case strings.ContainsAny(path, " \t\n\"'{};\\$"):
-			errs.add("--path", path, "must be a plain URI prefix without spaces, quotes, braces, ';', '\\' or '$'")
+		case pathProblem(path) != "":
+			errs.add("--path", path, pathProblem(path))
 		case seen[path]:
 			errs.add("--path", path, "is given twice")
 		}
@@ -261,12 +275,7 @@ func (p *Params) validate() ParamErrors {
 	if !oneOf(p.Identity, IdentityModes) {
 		errs.add("--client-identity", string(p.Identity), "is not a client identity mode: use auto, alb-cert or private-ca")
 	}
-	if p.ClientSecret != "" && p.ClientSecret == p.GatewaySecret {
-		errs.add("--client-secret", p.ClientSecret, "must differ from --gateway-secret: the plugin never writes into IKS-owned secrets")
-	}
-	if p.CASecret != "" && (p.CASecret == p.GatewaySecret || p.CASecret == p.ClientSecret) {
-		errs.add("--ca-secret", p.CASecret, "must differ from --gateway-secret and --client-secret")
-	}
+	errs = append(errs, p.validateNames()...)
 	if p.ALBDomain != "" && p.GatewayDomain != "" && p.ALBDomain == p.GatewayDomain {
 		errs.add("--gateway-domain", p.GatewayDomain, "must differ from --alb-domain: IKS registers a separate NLB subdomain for the gateway")
 	}

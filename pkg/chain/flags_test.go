@@ -27,8 +27,8 @@ func TestResolveDefaults(t *testing.T) {
 	if p.CACertSecret() != "mycluster-a1b2c3-0001-cacert" || p.Name != "httpbin" || p.GatewaySelector["istio"] != "ingressgateway" {
 		t.Errorf("defaults: %+v", p)
 	}
-	if got := p.GatewayHosts(); len(got) != 2 || got[0] != p.GatewayDomain || got[1] != p.Host {
-		t.Errorf("gateway hosts %v", got)
+	if p.GatewayName != "albistio-mycluster-a1b2c3-0001" || p.IngressName != "albistio-httptools-httpbin" || p.VirtualServiceName != "albistio-httpbin" {
+		t.Errorf("derived names: gateway %q, ingress %q, virtualservice %q", p.GatewayName, p.IngressName, p.VirtualServiceName)
 	}
 	if p.ServiceHost() != "httpbin.httptools.svc.cluster.local" {
 		t.Errorf("service host %q", p.ServiceHost())
@@ -86,7 +86,7 @@ func TestValidation(t *testing.T) {
 		{"same domain twice", func(f *Flags) { f.GatewayDomain = f.ALBDomain }, NeedAll, []string{"must differ"}},
 		{"chain name too long", func(f *Flags) { f.Name = strings.Repeat("x", 64) }, NeedAll, []string{"--chain-name"}},
 		{"gateway secret too long for -cacert", func(f *Flags) { f.GatewaySecret = strings.Repeat("a", 250) }, NeedAll, []string{"-cacert"}},
-		{"empty ingress name", func(f *Flags) { f.IngressName = "" }, NeedAll, []string{"--ingress-name"}},
+		{"bad ingress name", func(f *Flags) { f.IngressName = "Alb_Ingress" }, NeedAll, []string{"--ingress-name"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

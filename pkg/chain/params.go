@@ -49,8 +49,23 @@ const (
 	FieldManager = "kubectl-albistio"
 	// LabelManagedBy marks objects the plugin created, so cleanup never touches anything else.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
-	// LabelChain names the chain an object belongs to; cleanup selects on it.
+	// LabelChain names the chain an object belongs to; cleanup selects on it
+	// together with LabelChainNamespace. The hop's shared objects carry neither.
 	LabelChain = "albistio.io/chain"
+	// LabelChainNamespace is the app namespace of the chain an object belongs
+	// to: two apps may share a service name in different namespaces, and their
+	// Ingresses both live in the Istio namespace.
+	LabelChainNamespace = "albistio.io/chain-namespace"
+	// AnnotationChains, on the hop's Gateway, lists the chains that use the
+	// hop ("namespace/chain" → host, as JSON). It is the hop's reference count:
+	// every setup adds its chain and every cleanup removes it, each with an
+	// update conditioned on the Gateway's resourceVersion, and the shared
+	// objects go only when no chain is left.
+	AnnotationChains = "albistio.io/chains"
+	// AnnotationAdopted records that the plugin took an object over from
+	// other field managers with --force-conflicts, naming them. cleanup never
+	// deletes such an object: someone else made it.
+	AnnotationAdopted = "albistio.io/adopted-from"
 	// AnnotationSource records where a copied certificate came from ("namespace/name"),
 	// so check can tell when IKS renewed the source and the copy went stale.
 	AnnotationSource = "albistio.io/source"
@@ -99,14 +114,35 @@ type Params struct {
 	// IngressClass is the ALB's IngressClass; empty means the flavor's IKS default.
 	IngressClass string
 
-	// Names of what the plugin writes.
+	// Names of what the plugin writes. The hop's (shared by every chain
+	// behind this ALB and gateway): ClientSecret, CASecret, GatewayName, the
+	// -cacert, the ALB TLS copy and Traefik's transport. The chain's own:
+	// VirtualServiceName and IngressName.
 	Name               string // the chain's name, the value of LabelChain
 	ClientSecret       string // the secret the ALB presents to the gateway (alb-certs)
 	CASecret           string // the private CA's secret
-	GatewayName        string
-	VirtualServiceName string
-	IngressName        string
+	GatewayName        string // the hop's Gateway, in IstioNamespace
+	VirtualServiceName string // the chain's VirtualService, in AppNamespace
+	IngressName        string // the chain's Ingress, in IstioNamespace
 }
+
+// ChainKey identifies the chain within its hop: "<app-namespace>/<chain-name>".
+func (p *Params) ChainKey() string { return p.AppNamespace + "/" + p.Name }
+
+// DefaultGatewayName is the hop's Gateway when --gateway-name is not given:
+// one per gateway secret, since the -cacert Istio reads is named after it.
+func DefaultGatewayName(gatewaySecret string) string { return "albistio-" + gatewaySecret }
+
+// DefaultIngressName is a chain's Ingress when --ingress-name is not given.
+// Every chain's Ingress lives in the Istio namespace, so the name carries the
+// app namespace as well as the chain.
+func DefaultIngressName(appNamespace, chainName string) string {
+	return "albistio-" + appNamespace + "-" + chainName
+}
+
+// DefaultVirtualServiceName is a chain's VirtualService when
+// --virtualservice-name is not given; it lives in the app namespace.
+func DefaultVirtualServiceName(chainName string) string { return "albistio-" + chainName }
 
 // CACertSecret is the secret Istio reads the client CA of a MUTUAL gateway
 // from: <credentialName>-cacert.
@@ -117,17 +153,28 @@ func (p *Params) ServiceHost() string {
 	return fmt.Sprintf("%s.%s.svc.cluster.local", p.Service, p.AppNamespace)
 }
 
-// GatewayHosts are the hosts the Gateway and VirtualService accept: the
-// gateway's own domain (for direct clients) and the ALB host (for the chain).
-func (p *Params) GatewayHosts() []string {
-	if p.Host == p.GatewayDomain {
-		return []string{p.GatewayDomain}
+// GatewayHosts are the hosts the hop's Gateway server accepts for the
+// chains in registry (ChainKey → host): the gateway's own domain first (the
+// SNI every ALB connection sends, so exactly one server may carry it), then
+// every chain's host (the Host headers the ALB forwards; Istio routes a
+// VirtualService only through a server that lists its host), sorted, once each.
+func GatewayHosts(gatewayDomain string, registry map[string]string) []string {
+	hosts := []string{gatewayDomain}
+	seen := map[string]bool{gatewayDomain: true}
+	var rest []string
+	for _, h := range registry {
+		if !seen[h] {
+			seen[h] = true
+			rest = append(rest, h)
+		}
 	}
-	return []string{p.GatewayDomain, p.Host}
+	sort.Strings(rest)
+	return append(hosts, rest...)
 }
 
-// TransportName is the Traefik ServersTransport that carries the client certificate.
-func (p *Params) TransportName() string { return p.IngressName + "-gateway" }
+// TransportName is the Traefik ServersTransport that carries the client
+// certificate. It belongs to the hop, like the Service that names it.
+func (p *Params) TransportName() string { return p.GatewayService + "-albistio" }
 
 // DefaultIngressClass is the IngressClass IKS creates for a flavor's public ALBs.
 func DefaultIngressClass(f Flavor) string {
@@ -155,14 +202,25 @@ func (p *Params) IngressClassName() string {
 // of its own with the same selector.
 func (p *Params) BackendService() string {
 	if p.Flavor == FlavorTraefik {
-		return p.GatewayService + "-albistio"
+		return p.TraefikService()
 	}
 	return p.GatewayService
 }
 
-// Labels are put on every object the plugin writes.
+// TraefikService is the hop's Service in front of the gateway pods that
+// carries Traefik's transport annotations.
+func (p *Params) TraefikService() string { return p.GatewayService + "-albistio" }
+
+// Labels are put on the chain's own objects (its VirtualService and Ingress).
 func (p *Params) Labels() map[string]string {
-	return map[string]string{LabelManagedBy: FieldManager, LabelChain: p.Name}
+	return map[string]string{LabelManagedBy: FieldManager, LabelChain: p.Name, LabelChainNamespace: p.AppNamespace}
+}
+
+// HopLabels are put on the hop's shared objects: they belong to no single
+// chain, so a second chain's setup never relabels them and a chain's cleanup
+// never selects them.
+func (p *Params) HopLabels() map[string]string {
+	return map[string]string{LabelManagedBy: FieldManager}
 }
 
 // SelectorString renders GatewaySelector as key=value pairs, sorted.

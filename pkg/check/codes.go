@@ -31,10 +31,11 @@ const (
 
 // 03xx: copies of certificates the plugin made.
 const (
-	ClientSecretStale Code = "ALB0301"
-	CACertStale       Code = "ALB0302"
-	ALBTLSCopyStale   Code = "ALB0303"
-	CopyUnannotated   Code = "ALB0304"
+	ClientSecretStale  Code = "ALB0301"
+	CACertStale        Code = "ALB0302"
+	ALBTLSCopyStale    Code = "ALB0303"
+	CopyUnannotated    Code = "ALB0304"
+	PrivateCAUntrusted Code = "ALB0305"
 )
 
 // 04xx: the Istio Gateway and the gateway workload.
@@ -155,6 +156,7 @@ func Catalog() []CodeInfo {
 		{CACertStale, LevelWarning, "<gateway-secret>-cacert no longer matches its source."},
 		{ALBTLSCopyStale, LevelWarning, "The copy of the ALB's TLS secret in the Ingress's namespace no longer matches the IKS secret: the ALB serves an old certificate."},
 		{CopyUnannotated, LevelInfo, "A secret the chain uses was not written by the plugin (no albistio.io/source annotation): whether it is current cannot be told."},
+		{PrivateCAUntrusted, LevelError, "The plugin's private CA is not the CA the gateway verifies client certificates with: the ALB's next client certificate will be refused."},
 
 		{GatewayMissing, LevelError, "The Istio Gateway (--gateway-name) does not exist."},
 		{GatewayPodsMissing, LevelError, "No pod in the Istio namespace matches --gateway-selector: the ingress gateway is not running there."},

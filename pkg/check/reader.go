@@ -132,7 +132,7 @@ func (r *reader) readIstio(s *Snapshot, p *chain.Params) {
 		return
 	}
 	v1 := render.IstioVersions[0]
-	u, served, err := r.api.GetServed(r.ctx, kube.IstioResource(v1, "gateways"), p.AppNamespace, p.GatewayName)
+	u, served, err := r.api.GetServed(r.ctx, kube.IstioResource(v1, "gateways"), p.IstioNamespace, p.GatewayName)
 	if err != nil {
 		r.err = err
 		return
@@ -160,7 +160,7 @@ func (r *reader) readIstio(s *Snapshot, p *chain.Params) {
 		if s.IstioVersion == "" {
 			return // served, but only versions too old to read
 		}
-		u = r.get(kube.IstioResource(s.IstioVersion, "gateways"), p.AppNamespace, p.GatewayName)
+		u = r.get(kube.IstioResource(s.IstioVersion, "gateways"), p.IstioNamespace, p.GatewayName)
 	}
 	s.Gateway = decode[istiov1.Gateway](r, u)
 	s.VirtualService = getInto[istiov1.VirtualService](r, kube.IstioResource(s.IstioVersion, "virtualservices"), p.AppNamespace, p.VirtualServiceName)

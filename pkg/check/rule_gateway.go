@@ -18,11 +18,11 @@ func checkGateway(in *Input) []Finding {
 	if s.IstioVersion == "" {
 		return nil // the istio-api rule reports it
 	}
-	obj := objectRef("Gateway", p.AppNamespace, p.GatewayName)
+	obj := objectRef("Gateway", p.IstioNamespace, p.GatewayName)
 	gw := s.Gateway
 	if gw == nil {
 		return []Finding{newFinding(GatewayMissing, obj, "",
-			"the Istio Gateway that terminates the ALB's mutual TLS was not found",
+			"the Istio Gateway that terminates the ALB's mutual TLS (shared by every chain behind this ALB and gateway) was not found",
 			fmt.Sprintf("run kubectl albistio gateway -n %s, or set --gateway-name", p.AppNamespace))}
 	}
 	server, i := chainServer(gw, in)

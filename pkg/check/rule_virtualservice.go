@@ -25,10 +25,10 @@ func checkVirtualService(in *Input) []Finding {
 			fmt.Sprintf("run kubectl albistio gateway -n %s, or set --virtualservice-name", p.AppNamespace))}
 	}
 	var fs []Finding
-	if !boundTo(vs.Spec.GetGateways(), vs.Namespace, p.AppNamespace, p.GatewayName) {
+	if !boundTo(vs.Spec.GetGateways(), vs.Namespace, p.IstioNamespace, p.GatewayName) {
 		fs = append(fs, newFinding(VirtualServiceUnbound, obj, "spec.gateways",
-			fmt.Sprintf("spec.gateways is %s and does not name the Gateway %s/%s, so the VirtualService does not apply to the gateway's traffic", joinQuoted(vs.Spec.GetGateways()), p.AppNamespace, p.GatewayName),
-			fmt.Sprintf("add %q to spec.gateways (re-run kubectl albistio gateway)", p.GatewayName)))
+			fmt.Sprintf("spec.gateways is %s and does not name the Gateway %s/%s, so the VirtualService does not apply to the gateway's traffic", joinQuoted(vs.Spec.GetGateways()), p.IstioNamespace, p.GatewayName),
+			fmt.Sprintf("add %q to spec.gateways (re-run kubectl albistio gateway)", p.IstioNamespace+"/"+p.GatewayName)))
 	}
 
 	hosts := vs.Spec.GetHosts()

@@ -19,6 +19,7 @@ func Rules() []Rule {
 		{"client-trust", []Code{ClientCertNoClientAuth, ClientCertUntrusted}, checkClientTrust},
 		{"server-trust", []Code{ServerCertUntrusted, VerifyDepthTooShort}, checkServerTrust},
 		{"copies", []Code{ClientSecretStale, CACertStale, ALBTLSCopyStale, CopyUnannotated}, checkCopies},
+		{"private-ca", []Code{PrivateCAUntrusted}, checkPrivateCA},
 		{"gateway", []Code{GatewayMissing, GatewayPortMissing, GatewayNotHTTPS, GatewayNotMutual, GatewayTLSModeBroken,
 			GatewayCredentialWrong, GatewayClientCAOther, GatewayDomainNotOnHosts, HostNotOnGateway}, checkGateway},
 		{"gateway-workload", []Code{GatewayPodsMissing, GatewaySelectorNoMatch, GatewayPodsNotReady,

@@ -77,6 +77,15 @@ func testPKI(t *testing.T) *pki {
 		leaf("gw", k.le.IssueNow(t, gwDomain, "*."+gwDomain))
 		leaf("gw.othername", k.le.IssueNow(t, "gateway.example.com"))
 		leaf("other.client", k.other.IssueNow(t, "client.example.com"))
+		// A second private CA, as a concurrent setup would have created.
+		ca2, err := certs.NewCA("kubectl-albistio client CA (another run)", now, certs.DefaultCALifetime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.pem["ca2.key"], err = certs.EncodePrivateKey(ca2.Key); err != nil {
+			t.Fatal(err)
+		}
+		k.pem["ca2.crt"] = certs.EncodeCertificates(ca2.Cert)
 		sharedPKI = k
 	})
 	if sharedPKI == nil {
@@ -194,7 +203,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 		t.Fatalf("rendering the world: %v", err)
 	}
 	backend := render.Backend{VerifyDepth: d.GatewayVerifyDepth, Selector: gatewayLabels(), TargetPort: intstr.FromInt32(8443)}
-	rendered, err := render.Chain(rp, d.Material, backend, istioVersion)
+	rendered, err := render.Chain(rp, d.Material, backend, istioVersion, render.SingleChain(rp))
 	if err != nil {
 		t.Fatal(err)
 	}

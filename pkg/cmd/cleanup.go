@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/albistio/kubectl-albistio/pkg/apply"
 	"github.com/albistio/kubectl-albistio/pkg/chain"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/plan"
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
 
@@ -46,14 +48,19 @@ func NewCmdCleanup(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 	o := &CleanupOptions{ChainOptions: newChainOptions(cf), IOStreams: streams, DryRunFlag: string(apply.DryRunNone)}
 	cmd := &cobra.Command{
 		Use:   "cleanup",
-		Short: "Remove exactly what the plugin created for one chain",
+		Short: "Remove exactly what the plugin created for one chain, and the shared hop when no chain is left",
 		Long: longDesc(`
-			Delete the objects of one chain (--chain-name, default --service) that carry the
-			plugin's ownership labels and whose fields the plugin's field manager owns: the
-			Ingress, the Traefik ServersTransport and Service, the VirtualService, the Gateway,
-			the ALB's client secret, the gateway's -cacert and the copy of the ALB's TLS
-			secret. The private CA secret goes only with --include-ca. The IKS-owned secrets,
-			namespaces, and anything the plugin did not create are never deleted.`),
+			Delete one chain's own objects (--chain-name, default --service, in the namespace
+			given by -n): its Ingress and its VirtualService. Then take the chain off the
+			Gateway that every chain behind this ALB and gateway shares. When no other chain
+			is left, remove the hop's shared objects too: the Gateway, the Traefik
+			ServersTransport and Service, the gateway's -cacert, the ALB's client secret and
+			the copy of the ALB's TLS secret; the private CA only with --include-ca.
+
+			An object is deleted only when the plugin's field manager owns it and no other
+			manager owns fields in it, and never when the plugin took it over from someone
+			with --force-conflicts. The IKS-owned secrets, namespaces, and anything the plugin
+			did not create are never deleted.`),
 		Example: cleanupExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -70,25 +77,33 @@ func NewCmdCleanup(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 	return cmd
 }
 
-// Complete resolves the dry-run strategy and the parameters; cleanup needs
-// no domains, only names and namespaces.
+// Complete resolves the dry-run strategy and the parameters. cleanup needs
+// the gateway secret (or --gateway-name) to find the hop's Gateway, and the
+// ALB secret to name the hop's copy of it; no domains.
 func (o *CleanupOptions) Complete() error {
 	d, err := apply.ParseDryRun(o.DryRunFlag)
 	if err != nil {
 		return usage(err)
 	}
 	o.dryRun = d
-	return o.ChainOptions.complete(chain.Requirement{})
+	if err := o.ChainOptions.complete(chain.Requirement{ALBSecret: true}); err != nil {
+		return err
+	}
+	if o.Params.GatewayName == "" {
+		return usage(fmt.Errorf("invalid parameter: --gateway-secret is required: give the gateway's TLS secret with --gateway-secret or $%s (cleanup finds the Gateway the chains share by it), or name that Gateway with --gateway-name", chain.EnvGatewaySecret))
+	}
+	return nil
 }
 
-// owned is one object cleanup may delete.
-type owned struct {
+// target is one object cleanup may delete or update.
+type target struct {
 	gvr schema.GroupVersionResource
 	obj *unstructured.Unstructured
 }
 
-// Run finds the chain's objects and deletes them, the Ingress first so the
-// ALB stops routing before the secrets it uses go.
+// Run deletes the chain's own objects (its Ingress first, so the ALB stops
+// routing before anything it uses goes), then takes the chain off the hop's
+// Gateway. The hop's shared objects go only when no other chain uses them.
 func (o *CleanupOptions) Run(ctx context.Context) error {
 	c, err := o.Clients()
 	if err != nil {
@@ -99,84 +114,215 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	targets := []struct {
+	chainObjs, err := o.findChain(ctx, c, istioVersion)
+	if err != nil {
+		return err
+	}
+	var done []string
+	for _, t := range chainObjs {
+		if err := o.delete(ctx, c, t, nil, done); err != nil {
+			return err
+		}
+		done = append(done, apply.Ref(t.obj))
+	}
+	for attempt := 1; ; attempt++ {
+		err := o.leaveHop(ctx, c, istioVersion, &done)
+		var race *apply.RaceError
+		if !errors.As(err, &race) || attempt == maxPlans {
+			if err == nil && len(done) == 0 {
+				fmt.Fprintf(o.ErrOut, "No objects of chain %q found in namespaces %s and %s.\n", p.ChainKey(), p.IstioNamespace, p.AppNamespace)
+			}
+			return err
+		}
+		fmt.Fprintf(o.ErrOut, "%v: reading the hop again\n", race)
+	}
+}
+
+// findChain lists the chain's own objects by its labels: the Ingress in the
+// Istio namespace and the VirtualService in the app namespace, keeping what
+// the ownership rule protects.
+func (o *CleanupOptions) findChain(ctx context.Context, c *kube.Clients, istioVersion string) ([]target, error) {
+	p := o.Params
+	selector := labels.SelectorFromSet(p.Labels()).String()
+	var found []target
+	for _, t := range []struct {
 		gvr schema.GroupVersionResource
 		ns  string
 	}{
 		{kube.Ingresses, p.IstioNamespace},
-		{kube.ServersTransport, p.IstioNamespace},
-		{kube.Services, p.IstioNamespace},
 		{kube.IstioResource(istioVersion, "virtualservices"), p.AppNamespace},
-		{kube.IstioResource(istioVersion, "gateways"), p.AppNamespace},
-		{kube.Secrets, p.IstioNamespace},
-	}
-	selector := labels.SelectorFromSet(p.Labels()).String()
-	var found []owned
-	for _, t := range targets {
-		list, err := c.Dynamic.Resource(t.gvr).Namespace(t.ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if apierrors.IsNotFound(err) && t.gvr == kube.ServersTransport {
-			continue // Traefik's CRDs are not installed: nothing of ours can be there
-		}
+	} {
+		items, err := c.List(ctx, t.gvr, t.ns, selector)
 		if err != nil {
-			return c.Explain(err, "list", t.gvr, t.ns, "")
+			return nil, c.Explain(err, "list", t.gvr, t.ns, "")
 		}
-		for i := range list.Items {
-			u := &list.Items[i]
-			if o.keep(u) {
+		for i := range items {
+			u := &items[i]
+			if ok, why := apply.Deletable(u); !ok {
+				fmt.Fprintf(o.ErrOut, "keeping %s: %s\n", apply.Ref(u), why)
 				continue
 			}
-			found = append(found, owned{gvr: t.gvr, obj: u})
+			found = append(found, target{gvr: t.gvr, obj: u})
 		}
 	}
-	if len(found) == 0 {
-		fmt.Fprintf(o.ErrOut, "No objects of chain %q found in namespaces %s and %s.\n", p.Name, p.IstioNamespace, p.AppNamespace)
+	return found, nil
+}
+
+// leaveHop takes the chain off the hop's Gateway, or removes the hop when
+// no chain is left: the Gateway (conditioned on the resourceVersion the
+// registry was read at, so a setup registering meanwhile wins), then the
+// shared objects in the reverse of setup's write order.
+func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVersion string, done *[]string) error {
+	p := o.Params
+	hop, err := plan.ReadHop(ctx, c, p, istioVersion)
+	if err != nil {
+		return err
+	}
+	_, registered := hop.Registry[p.ChainKey()]
+	rest := hop.Without(p)
+	others, err := plan.OtherChainIngresses(ctx, c, p)
+	if err != nil {
+		return c.Explain(err, "list", kube.Ingresses, p.IstioNamespace, "")
+	}
+	users := plan.Chains(rest)
+	for _, k := range others {
+		if _, ok := rest[k]; !ok {
+			users = append(users, k)
+		}
+	}
+	gvr := kube.IstioResource(istioVersion, "gateways")
+	if len(users) > 0 {
+		if hop.Gateway != nil && registered {
+			if !apply.HasOurManager(hop.Gateway) {
+				fmt.Fprintf(o.ErrOut, "keeping %s as it is: the plugin does not manage it (managers: %s)\n", apply.Ref(hop.Gateway), apply.Managers(hop.Gateway))
+			} else if err := o.updateGateway(ctx, c, plan.GatewayWithout(hop.Gateway, p, rest), hop.Gateway); err != nil {
+				return err
+			} else {
+				*done = append(*done, apply.Ref(hop.Gateway))
+			}
+		}
+		fmt.Fprintf(o.ErrOut, "keeping the hop's shared objects (Gateway, client certificate, CA, copies): chains %s still use them\n", strings.Join(users, ", "))
 		return nil
 	}
-	suffix := dryRunSuffix(o.dryRun)
-	var deleted []string
-	for _, f := range found {
-		if o.dryRun != apply.DryRunClient {
-			opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr(f.obj.GetUID())}}
-			if o.dryRun == apply.DryRunServer {
-				opts.DryRun = []string{metav1.DryRunAll}
-			}
-			err := c.Dynamic.Resource(f.gvr).Namespace(f.obj.GetNamespace()).Delete(ctx, f.obj.GetName(), opts)
-			if err != nil && !apierrors.IsNotFound(err) {
-				err = c.Explain(err, "delete", f.gvr, f.obj.GetNamespace(), f.obj.GetName())
-				if len(deleted) > 0 && o.dryRun == apply.DryRunNone {
-					return kube.WithCode(kube.ExitPartial, fmt.Errorf("%w\ndeleted before the failure: %s; re-run cleanup to finish", err, strings.Join(deleted, ", ")))
-				}
-				return err
+	var hopObjs []target
+	if hop.Gateway != nil {
+		if ok, why := apply.Deletable(hop.Gateway); ok {
+			hopObjs = append(hopObjs, target{gvr: gvr, obj: hop.Gateway})
+		} else {
+			fmt.Fprintf(o.ErrOut, "keeping %s: %s\n", apply.Ref(hop.Gateway), why)
+		}
+	}
+	manifest := p.Manifest()
+	for i := len(manifest) - 1; i >= 0; i-- {
+		e := manifest[i]
+		if e.Level != chain.LevelHop || e.Role == chain.RoleGateway {
+			continue
+		}
+		if e.Role == chain.RolePrivateCA && !o.IncludeCA {
+			continue
+		}
+		t, err := o.findHopObject(ctx, c, e)
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			hopObjs = append(hopObjs, *t)
+		}
+	}
+	for _, t := range hopObjs {
+		var rv *string
+		if t.gvr == gvr {
+			rv = ptr(t.obj.GetResourceVersion())
+		}
+		if err := o.delete(ctx, c, t, rv, *done); err != nil {
+			return err
+		}
+		*done = append(*done, apply.Ref(t.obj))
+	}
+	if !o.IncludeCA {
+		if ca, _ := p.Entry(chain.RolePrivateCA); ca.Name != "" {
+			if u, err := c.Get(ctx, kube.Secrets, ca.Namespace, ca.Name); err == nil && u != nil {
+				fmt.Fprintf(o.ErrOut, "keeping the private CA %s/%s (pass --include-ca to delete it)\n", ca.Namespace, ca.Name)
 			}
 		}
-		deleted = append(deleted, apply.Ref(f.obj))
-		fmt.Fprintf(o.Out, "%s deleted%s\n", apply.Ref(f.obj), suffix)
 	}
 	return nil
 }
 
-// keep protects what cleanup must never delete even if it carries our
-// labels: the IKS-owned secrets, the private CA unless asked, and objects
-// whose fields our field manager does not own (labels copied by hand).
-func (o *CleanupOptions) keep(u *unstructured.Unstructured) bool {
+// findHopObject reads one of the hop's shared objects by name; nil when it
+// is absent or protected (reported).
+func (o *CleanupOptions) findHopObject(ctx context.Context, c *kube.Clients, e chain.Entry) (*target, error) {
 	p := o.Params
-	if u.GetKind() == "Secret" {
-		if (u.GetNamespace() == p.IstioNamespace && u.GetName() == p.GatewaySecret) ||
-			(u.GetNamespace() == p.ALBSecretNamespace && u.GetName() == p.ALBSecret && !render.NeedsALBTLSCopy(p)) {
-			return true
-		}
-		if u.GetName() == p.CASecret && !o.IncludeCA {
-			fmt.Fprintf(o.ErrOut, "keeping the private CA %s/%s (pass --include-ca to delete it)\n", u.GetNamespace(), u.GetName())
-			return true
+	gvr := map[string]schema.GroupVersionResource{
+		"Secret": kube.Secrets, "Service": kube.Services, "ServersTransport": kube.ServersTransport,
+	}[e.Kind]
+	if e.Name == "" || gvr.Resource == "" {
+		return nil, nil
+	}
+	// The IKS-owned inputs are never deleted, whatever they are labelled.
+	for _, in := range p.Inputs() {
+		if in.Kind == e.Kind && in.Namespace == e.Namespace && in.Name == e.Name {
+			return nil, nil
 		}
 	}
-	for _, mf := range u.GetManagedFields() {
-		if mf.Manager == chain.FieldManager {
-			return false
+	u, err := c.Get(ctx, gvr, e.Namespace, e.Name)
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil // Traefik's CRDs are not installed: nothing of ours can be there
+		}
+		return nil, err
+	}
+	if u == nil {
+		return nil, nil
+	}
+	if u.GetLabels()[chain.LabelManagedBy] != chain.FieldManager {
+		return nil, nil // not the plugin's at all: not even worth a word
+	}
+	if ok, why := apply.Deletable(u); !ok {
+		fmt.Fprintf(o.ErrOut, "keeping %s: %s\n", apply.Ref(u), why)
+		return nil, nil
+	}
+	return &target{gvr: gvr, obj: u}, nil
+}
+
+// updateGateway applies the hop's Gateway without the chain, conditioned on
+// the resourceVersion it was read at.
+func (o *CleanupOptions) updateGateway(ctx context.Context, c *kube.Clients, gw, read *unstructured.Unstructured) error {
+	if o.dryRun == apply.DryRunClient {
+		fmt.Fprintf(o.Out, "%s configured (dry run)\n", apply.Ref(gw))
+		return nil
+	}
+	a := &apply.Applier{Clients: c, DryRun: o.dryRun, Guards: map[string]apply.Guard{apply.Ref(gw): apply.GuardFor(read)}}
+	if _, err := a.Apply(ctx, render.Objects{gw}); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "%s configured%s\n", apply.Ref(gw), dryRunSuffix(o.dryRun))
+	return nil
+}
+
+// delete deletes one object, conditioned on its UID (and resourceVersion,
+// when given), and prints it. done lists what was deleted before, for the
+// partial-failure message.
+func (o *CleanupOptions) delete(ctx context.Context, c *kube.Clients, t target, resourceVersion *string, done []string) error {
+	if o.dryRun != apply.DryRunClient {
+		opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr(t.obj.GetUID()), ResourceVersion: resourceVersion}}
+		if o.dryRun == apply.DryRunServer {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		err := c.Dynamic.Resource(t.gvr).Namespace(t.obj.GetNamespace()).Delete(ctx, t.obj.GetName(), opts)
+		if apierrors.IsConflict(err) && resourceVersion != nil {
+			return &apply.RaceError{Ref: apply.Ref(t.obj), Err: err}
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			err = c.Explain(err, "delete", t.gvr, t.obj.GetNamespace(), t.obj.GetName())
+			if len(done) > 0 && o.dryRun == apply.DryRunNone {
+				return kube.WithCode(kube.ExitPartial, fmt.Errorf("%w\ndeleted before the failure: %s; re-run cleanup to finish", err, strings.Join(done, ", ")))
+			}
+			return err
 		}
 	}
-	fmt.Fprintf(o.ErrOut, "keeping %s: it carries the plugin's labels but the plugin does not manage it (managers: %s)\n", apply.Ref(u), apply.Managers(u))
-	return true
+	fmt.Fprintf(o.Out, "%s deleted%s\n", apply.Ref(t.obj), dryRunSuffix(o.dryRun))
+	return nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/albistio/kubectl-albistio/pkg/apply"
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/plan"
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
 
@@ -37,10 +40,12 @@ func NewCmdGateway(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 		Use:   "gateway",
 		Short: "Apply the Istio Gateway (mutual TLS) and VirtualService of the chain",
 		Long: longDesc(`
-			Apply an Istio Gateway that terminates mutual TLS on port 443 with the gateway's
+			Apply the Istio Gateway that terminates mutual TLS on port 443 with the gateway's
 			IKS certificate (credentialName) and requires a client certificate signed by the
 			CA in <gateway-secret>-cacert, and a VirtualService routing the chain's paths to
-			the service. Written as networking.istio.io/v1, or v1beta1 where v1 is not served.
+			the service. The Gateway, in --istio-namespace, is shared by every chain behind
+			this ALB and gateway: it lists the gateway domain and each chain's host, and this
+			command adds the chain's host to it without touching the others'. Written as networking.istio.io/v1, or v1beta1 where v1 is not served.
 			With --dry-run=client no cluster is contacted and v1 is printed.`),
 		Example: gatewayExample,
 		Args:    cobra.NoArgs,
@@ -76,7 +81,25 @@ func (o *GatewayOptions) Complete(ctx context.Context) error {
 	return err
 }
 
-// Run applies the gateway slice.
+// Run applies the gateway slice: the hop's Gateway with this chain added to
+// the chains it lists, and the chain's VirtualService. Without a cluster
+// (client dry run) the Gateway lists this chain alone.
 func (o *GatewayOptions) Run(ctx context.Context) error {
-	return o.applyAndPrint(ctx, o.clients, o.Out, render.GatewayObjects(o.Params, o.istioVersion))
+	if o.clients == nil {
+		return o.applyAndPrint(ctx, nil, o.Out, render.GatewayObjects(o.Params, o.istioVersion, render.SingleChain(o.Params)))
+	}
+	for attempt := 1; ; attempt++ {
+		hop, err := plan.ReadHop(ctx, o.clients, o.Params, o.istioVersion)
+		if err != nil {
+			return err
+		}
+		objs := render.GatewayObjects(o.Params, o.istioVersion, hop.With(o.Params))
+		guards := map[string]apply.Guard{apply.Ref(objs[0]): apply.GuardFor(hop.Gateway)}
+		err = o.applyGuarded(ctx, o.clients, o.Out, objs, guards)
+		var race *apply.RaceError
+		if !errors.As(err, &race) || attempt == maxPlans {
+			return err
+		}
+		fmt.Fprintf(o.ErrOut, "%v: planning again\n", race)
+	}
 }

@@ -113,7 +113,13 @@ func (w *WriteOptions) complete() error {
 // applyAndPrint applies objs and prints what happened, including what was
 // written before a failure. c nil means a client dry run with no cluster.
 func (w *WriteOptions) applyAndPrint(ctx context.Context, c *kube.Clients, out io.Writer, objs render.Objects) error {
-	a := &apply.Applier{Clients: c, DryRun: w.DryRun, Force: w.Force}
+	return w.applyGuarded(ctx, c, out, objs, nil)
+}
+
+// applyGuarded is applyAndPrint with guards on the objects that must not be
+// written over a concurrent run's (see apply.Guard).
+func (w *WriteOptions) applyGuarded(ctx context.Context, c *kube.Clients, out io.Writer, objs render.Objects, guards map[string]apply.Guard) error {
+	a := &apply.Applier{Clients: c, DryRun: w.DryRun, Force: w.Force, Guards: guards}
 	results, err := a.Apply(ctx, objs)
 	if perr := w.print(out, results); perr != nil && err == nil {
 		err = perr

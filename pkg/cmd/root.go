@@ -75,6 +75,11 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 func Execute(args []string, streams genericiooptions.IOStreams) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal cancels the context: the run stops at its next
+	// request and reports what it wrote. Then signals get their default
+	// action back, so that a second Ctrl-C ends the process at once if it
+	// waits where the context does not reach.
+	context.AfterFunc(ctx, stop)
 	root := NewRootCmd(streams)
 	root.SetArgs(args)
 	root.SetIn(streams.In)
@@ -83,6 +88,11 @@ func Execute(args []string, streams genericiooptions.IOStreams) int {
 	err := root.ExecuteContext(kube.WithRedactedRequestLogs(ctx))
 	if err == nil {
 		return 0
+	}
+	var ke *kube.Error
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) && !errors.As(err, &ke) {
+		// Cut short by the signal somewhere pkg/kube did not explain.
+		err = fmt.Errorf("interrupted: %w", err)
 	}
 	msg := err.Error()
 	if !strings.HasPrefix(msg, "error: ") {

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,7 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
 
-	"github.com/albistio/kubectl-albistio/pkg/certs"
+	"github.com/albistio/kubectl-albistio/pkg/apply"
 	"github.com/albistio/kubectl-albistio/pkg/chain"
 	"github.com/albistio/kubectl-albistio/pkg/identity"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
@@ -75,22 +74,6 @@ func NewCmdSecrets(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 	return cmd
 }
 
-// readCAFile reads --ca-file: public certificates only.
-func readCAFile(path string) ([]*x509.Certificate, error) {
-	if path == "" {
-		return nil, nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, usage(fmt.Errorf("--ca-file: %w", err))
-	}
-	roots, err := certs.ParseCertificates(data)
-	if err != nil {
-		return nil, usage(fmt.Errorf("--ca-file %s: %w", path, err))
-	}
-	return roots, nil
-}
-
 // Complete resolves the parameters, flags and --ca-file.
 func (o *SecretsOptions) Complete() error {
 	if err := o.WriteOptions.complete(); err != nil {
@@ -104,56 +87,85 @@ func (o *SecretsOptions) Complete() error {
 	return err
 }
 
-// Run reads the sources, decides, and applies the secrets.
+// Run reads the sources, decides, and applies the secrets, planning again
+// when a concurrent run created the private CA first.
 func (o *SecretsOptions) Run(ctx context.Context) error {
 	c, err := o.Clients()
 	if err != nil {
 		return err
 	}
-	objs, notes, _, err := planSecrets(ctx, c, o.Params, o.extraRoots, o.now())
-	if err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		planned, err := planSecrets(ctx, c, o.Params, o.extraRoots, o.now())
+		if err != nil {
+			return err
+		}
+		for _, n := range planned.notes {
+			fmt.Fprintln(o.ErrOut, n)
+		}
+		err = o.applyGuarded(ctx, c, o.Out, planned.objects, planned.guards)
+		var race *apply.RaceError
+		if !errors.As(err, &race) || attempt == maxPlans {
+			return err
+		}
+		fmt.Fprintf(o.ErrOut, "%v: planning again\n", race)
 	}
-	for _, n := range notes {
-		fmt.Fprintln(o.ErrOut, n)
-	}
-	return o.applyAndPrint(ctx, c, o.Out, objs)
+}
+
+// secretsPlan is the secrets slice as planned from one read of the cluster.
+type secretsPlan struct {
+	objects render.Objects
+	notes   []string
+	// depth is the verify depth the ALB needs for the gateway's chain.
+	depth int
+	// guards hold the private CA to the state it was read in: it must be
+	// created exactly once, however many runs start at the same time.
+	guards map[string]apply.Guard
 }
 
 // planSecrets reads what the secrets slice needs and renders it, with the
 // verify depth the ALB needs for the gateway's chain. Every source is checked
 // before anything is returned, so a bad certificate writes nothing.
-func planSecrets(ctx context.Context, c *kube.Clients, p *chain.Params, extraRoots []*x509.Certificate, now time.Time) (render.Objects, []string, int, error) {
+func planSecrets(ctx context.Context, c *kube.Clients, p *chain.Params, extraRoots []*x509.Certificate, now time.Time) (*secretsPlan, error) {
 	if err := c.ResolveFlavor(ctx, p); err != nil {
-		return nil, nil, 0, err
+		return nil, err
 	}
 	in := identity.Inputs{Params: p, ExtraRoots: extraRoots, Now: now}
 	var err error
 	if in.ALBSecret, err = c.GetSecret(ctx, p.ALBSecretNamespace, p.ALBSecret); err != nil {
-		return nil, nil, 0, err
+		return nil, err
 	}
 	if in.ALBSecret == nil {
-		return nil, nil, 0, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the ALB secret %s/%s was not found: IKS keeps it in namespace default (ibmcloud ks cluster get --cluster <name> shows its name as \"Ingress Secret\"); set --alb-secret and --alb-secret-namespace", p.ALBSecretNamespace, p.ALBSecret))
+		return nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the ALB secret %s/%s was not found: IKS keeps it in namespace default (ibmcloud ks cluster get --cluster <name> shows its name as \"Ingress Secret\"); set --alb-secret and --alb-secret-namespace", p.ALBSecretNamespace, p.ALBSecret))
 	}
 	if in.GatewaySecret, err = c.GetSecret(ctx, p.IstioNamespace, p.GatewaySecret); err != nil {
-		return nil, nil, 0, err
+		return nil, err
 	}
 	if in.GatewaySecret == nil {
-		return nil, nil, 0, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the gateway secret %s/%s was not found: IKS creates it when you register the gateway's address, with ibmcloud ks nlb-dns create classic --cluster <name> --ip <gateway IP> --secret-namespace %s (it appears a few minutes later; ibmcloud ks nlb-dns ls shows its name)", p.IstioNamespace, p.GatewaySecret, p.IstioNamespace))
+		return nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the gateway secret %s/%s was not found: IKS creates it when you register the gateway's address, with ibmcloud ks nlb-dns create classic --cluster <name> --ip <gateway IP> --secret-namespace %s (it appears a few minutes later; ibmcloud ks nlb-dns ls shows its name)", p.IstioNamespace, p.GatewaySecret, p.IstioNamespace))
 	}
 	if in.CASecret, err = c.GetSecret(ctx, p.IstioNamespace, p.CASecret); err != nil {
-		return nil, nil, 0, err
+		return nil, err
 	}
 	if in.ClientSecret, err = c.GetSecret(ctx, p.IstioNamespace, p.ClientSecret); err != nil {
-		return nil, nil, 0, err
+		return nil, err
 	}
 	d, err := identity.Decide(in)
 	if err != nil {
 		var ie *identity.Error
 		if errors.As(err, &ie) {
-			return nil, nil, 0, kube.WithCode(kube.ExitInvalidInput, err)
+			return nil, kube.WithCode(kube.ExitInvalidInput, err)
 		}
-		return nil, nil, 0, err
+		return nil, err
 	}
-	return render.Secrets(p, d.Material), d.Notes, d.GatewayVerifyDepth, nil
+	objs := render.Secrets(p, d.Material)
+	guards := map[string]apply.Guard{}
+	if d.Material.CA != nil {
+		ref := apply.Ref(objs[0])
+		if in.CASecret == nil {
+			guards[ref] = apply.Guard{}
+		} else {
+			guards[ref] = apply.Guard{Exists: true, ResourceVersion: in.CASecret.ResourceVersion}
+		}
+	}
+	return &secretsPlan{objects: objs, notes: d.Notes, depth: d.GatewayVerifyDepth, guards: guards}, nil
 }

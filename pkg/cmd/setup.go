@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/albistio/kubectl-albistio/pkg/chain"
 	"github.com/albistio/kubectl-albistio/pkg/check"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/plan"
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
 
@@ -96,13 +98,31 @@ func (o *SetupOptions) Complete() error {
 	return err
 }
 
+// maxPlans bounds how often setup plans again after a concurrent run
+// changed an object it was about to write (the private CA, the hop's
+// Gateway): each round re-reads everything, so it converges on what the
+// other run wrote.
+const maxPlans = 5
+
 // Run validates, plans, and writes the chain.
 func (o *SetupOptions) Run(ctx context.Context) error {
 	c, err := o.Clients()
 	if err != nil {
 		return err
 	}
-	objs, newNamespace, err := o.render(ctx, c)
+	for attempt := 1; ; attempt++ {
+		err := o.runOnce(ctx, c)
+		var race *apply.RaceError
+		if !errors.As(err, &race) || attempt == maxPlans {
+			return err
+		}
+		fmt.Fprintf(o.ErrOut, "%v: planning again\n", race)
+	}
+}
+
+// runOnce is one round of read, plan, validate and write.
+func (o *SetupOptions) runOnce(ctx context.Context, c *kube.Clients) error {
+	objs, guards, newNamespace, err := o.render(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -116,19 +136,19 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 		// Objects in a namespace that does not exist yet cannot be dry-run.
 		checked = withoutNamespace(objs, newNamespace.GetName())
 	}
-	dry := &apply.Applier{Clients: c, DryRun: apply.DryRunServer, Force: o.Force}
-	plan, err := dry.Apply(ctx, checked)
+	dry := &apply.Applier{Clients: c, DryRun: apply.DryRunServer, Force: o.Force, Guards: guards}
+	planned, err := dry.Apply(ctx, checked)
 	if err != nil {
 		return err
 	}
 	if newNamespace != nil {
-		plan = mergeCreated(objs, plan)
+		planned = mergeCreated(objs, planned)
 	}
 	if o.DryRun == apply.DryRunServer {
-		return o.print(o.Out, plan)
+		return o.print(o.Out, planned)
 	}
 	var changing []apply.Result
-	for _, r := range plan {
+	for _, r := range planned {
 		if r.Op != apply.Unchanged {
 			changing = append(changing, r)
 		}
@@ -144,7 +164,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 			}
 			fmt.Fprintf(o.ErrOut, "  %s %s\n", verb, apply.Ref(r.Object))
 		}
-		write := &apply.Applier{Clients: c, DryRun: apply.DryRunNone, Force: o.Force}
+		write := &apply.Applier{Clients: c, DryRun: apply.DryRunNone, Force: o.Force, Guards: guards}
 		results, err := write.Apply(ctx, objectsOf(objs, changing))
 		if perr := o.print(o.Out, results); perr != nil && err == nil {
 			err = perr
@@ -193,58 +213,67 @@ func (o *SetupOptions) check(ctx context.Context) error {
 }
 
 // render reads and checks everything the chain needs and renders it in
-// write order. It writes nothing.
-func (o *SetupOptions) render(ctx context.Context, c *kube.Clients) (render.Objects, *corev1.Namespace, error) {
+// write order, with the guards that make its shared objects safe to write
+// while other runs do the same. It writes nothing.
+func (o *SetupOptions) render(ctx context.Context, c *kube.Clients) (render.Objects, map[string]apply.Guard, *corev1.Namespace, error) {
 	p := o.Params
 	istioVersion, err := c.IstioVersion(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := requireNamespace(ctx, c, p.IstioNamespace, "--istio-namespace", "install Istio, or point --istio-namespace at where the ingress gateway runs"); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var newNamespace *corev1.Namespace
 	if exists, err := namespaceExists(ctx, c, p.AppNamespace); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	} else if !exists {
 		if !o.CreateNamespace {
-			return nil, nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("namespace %s (-n) does not exist: create it with sidecar injection on (kubectl create namespace %s; kubectl label namespace %s istio-injection=enabled), or pass --create-namespace", p.AppNamespace, p.AppNamespace, p.AppNamespace))
+			return nil, nil, nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("namespace %s (-n) does not exist: create it with sidecar injection on (kubectl create namespace %s; kubectl label namespace %s istio-injection=enabled), or pass --create-namespace", p.AppNamespace, p.AppNamespace, p.AppNamespace))
 		}
 		newNamespace = &corev1.Namespace{}
 		newNamespace.Name = p.AppNamespace
 	}
 	if err := c.ResolveFlavor(ctx, p); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	_, backend, err := c.GatewayBackend(ctx, p)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if o.Wait {
 		if err := o.waitForGatewaySecret(ctx, c); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	secrets, notes, depth, err := planSecrets(ctx, c, p, o.extraRoots, o.now())
+	secrets, err := planSecrets(ctx, c, p, o.extraRoots, o.now())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	for _, n := range notes {
+	for _, n := range secrets.notes {
 		fmt.Fprintln(o.ErrOut, n)
 	}
-	backend.VerifyDepth = depth
+	hop, err := plan.ReadHop(ctx, c, p, istioVersion)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	backend.VerifyDepth = secrets.depth
 	ingress, err := render.Ingress(p, backend)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	warnClassic(o.ErrOut, p)
 	var objs render.Objects
 	if newNamespace != nil {
 		objs = append(objs, render.Namespace(p))
 	}
-	objs = append(objs, secrets...)
-	objs = append(objs, render.GatewayObjects(p, istioVersion)...)
-	return append(objs, ingress...), newNamespace, nil
+	gateway := render.GatewayObjects(p, istioVersion, hop.With(p))
+	objs = append(objs, secrets.objects...)
+	objs = append(objs, gateway...)
+	objs = append(objs, ingress...)
+	guards := secrets.guards
+	guards[apply.Ref(gateway[0])] = apply.GuardFor(hop.Gateway)
+	return objs, guards, newNamespace, nil
 }
 
 // waitForGatewaySecret polls for the secret IKS creates asynchronously after

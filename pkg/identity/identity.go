@@ -229,7 +229,8 @@ func privateCA(in Inputs, m *render.Material, gatewayTrust []byte) ([]string, er
 	if certPEM, keyPEM, ok := reusableClientCert(in, ca); ok {
 		id.CertChainPEM, id.KeyPEM = certPEM, keyPEM
 	} else {
-		kp, err := ca.Issue(certs.ClientCertRequest{CommonName: p.Host, DNSNames: []string{p.Host}}, in.Now)
+		name := clientCertName(p)
+		kp, err := ca.Issue(certs.ClientCertRequest{CommonName: name, DNSNames: []string{name}}, in.Now)
 		if err != nil {
 			return nil, err
 		}
@@ -239,15 +240,26 @@ func privateCA(in Inputs, m *render.Material, gatewayTrust []byte) ([]string, er
 		}
 		id.CertChainPEM, id.KeyPEM = certs.EncodeCertificates(kp.Leaf()), keyPEM
 		notes = append(notes, fmt.Sprintf("issued the ALB a client certificate for %s, valid until %s; re-run secrets (or setup) within %d days of that to renew it",
-			p.Host, kp.Leaf().NotAfter.Format(time.RFC3339), int(certs.RenewBefore.Hours()/24)))
+			name, kp.Leaf().NotAfter.Format(time.RFC3339), int(certs.RenewBefore.Hours()/24)))
 	}
 	m.Identity = id
 	return notes, nil
 }
 
+// clientCertName is the name in the ALB's client certificate. The
+// certificate belongs to the hop, not to one app, so it names the ALB's
+// Ingress subdomain: every chain's setup then finds it reusable instead of
+// re-issuing it for its own host.
+func clientCertName(p *chain.Params) string {
+	if p.ALBDomain != "" {
+		return p.ALBDomain
+	}
+	return p.Host
+}
+
 // reusableClientCert returns the existing client certificate and key when
-// they were issued by ca for this host, are not due for renewal, and sit
-// under the key names of the current flavor.
+// they were issued by ca for the ALB, are not due for renewal, and sit under
+// the key names of the current flavor.
 func reusableClientCert(in Inputs, ca *certs.CA) ([]byte, []byte, bool) {
 	if in.ClientSecret == nil || in.ClientSecret.Annotations[chain.AnnotationIdentity] != string(chain.IdentityPrivateCA) {
 		return nil, nil, false
@@ -255,7 +267,7 @@ func reusableClientCert(in Inputs, ca *certs.CA) ([]byte, []byte, bool) {
 	certKey, keyKey, _ := render.ClientSecretKeys(in.Params.Flavor)
 	certPEM, keyPEM := in.ClientSecret.Data[certKey], in.ClientSecret.Data[keyKey]
 	kp, err := certs.ParseKeyPair(certPEM, keyPEM)
-	if err != nil || certs.NeedsRenewal(kp.Leaf(), in.Now) || certs.CheckCovers(kp.Leaf(), in.Params.Host) != nil {
+	if err != nil || certs.NeedsRenewal(kp.Leaf(), in.Now) || certs.CheckCovers(kp.Leaf(), clientCertName(in.Params)) != nil {
 		return nil, nil, false
 	}
 	if _, err := certs.VerifyChain(kp.Chain, []*x509.Certificate{ca.Cert}, x509.ExtKeyUsageClientAuth, "", in.Now); err != nil {

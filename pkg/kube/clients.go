@@ -198,6 +198,10 @@ func (c *Clients) Explain(err error, verb string, gvr schema.GroupVersionResourc
 		return &Error{Code: ExitUnreachable, Err: fmt.Errorf("the API server at %s rejected the credentials: %s (log in again, e.g. ibmcloud ks cluster config --cluster <name>)", c.Host, reason(err))}
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("%s not found%s: %s", target, where, reason(err))
+	case errors.Is(err, context.Canceled):
+		// The command cancels its context on Ctrl-C and SIGTERM: the request
+		// was cut short here, not by the network.
+		return &Error{Code: ExitError, Err: fmt.Errorf("interrupted while trying to %s %s%s", verb, target, where)}
 	case apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || errors.Is(err, context.DeadlineExceeded) || isNetTimeout(err):
 		return &Error{Code: ExitUnreachable, Err: fmt.Errorf("timed out talking to the API server at %s while trying to %s %s%s (raise --request-timeout or check the network)", c.Host, verb, target, where)}
 	case isConnError(err):

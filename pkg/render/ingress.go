@@ -130,7 +130,7 @@ func serversTransport(p *chain.Params) *unstructured.Unstructured {
 		"metadata": map[string]any{
 			"name":      p.TransportName(),
 			"namespace": p.IstioNamespace,
-			"labels":    toAnyMap(labels(p)),
+			"labels":    toAnyMap(p.HopLabels()),
 		},
 		"spec": map[string]any{
 			"serverName":          p.GatewayDomain,
@@ -148,7 +148,7 @@ func traefikService(p *chain.Params, b Backend) *unstructured.Unstructured {
 	return toUnstructured(&corev1.Service{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name: p.BackendService(), Namespace: p.IstioNamespace, Labels: labels(p),
+			Name: p.BackendService(), Namespace: p.IstioNamespace, Labels: p.HopLabels(),
 			Annotations: map[string]string{
 				TraefikServiceTransport:    p.IstioNamespace + "-" + p.TransportName() + "@kubernetescrd",
 				TraefikServiceServerScheme: "https",

@@ -51,7 +51,7 @@ func TestChainGolden(t *testing.T) {
 		for _, mode := range []chain.IdentityMode{chain.IdentityALBCert, chain.IdentityPrivateCA} {
 			t.Run(string(flavor)+"-"+string(mode), func(t *testing.T) {
 				p := testParams(t, flavor, mode)
-				objs, err := Chain(p, testMaterial(p, mode), DefaultBackend(p), "v1")
+				objs, err := Chain(p, testMaterial(p, mode), DefaultBackend(p), "v1", SingleChain(p))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -63,7 +63,7 @@ func TestChainGolden(t *testing.T) {
 
 func TestGatewayV1beta1Golden(t *testing.T) {
 	p := testParams(t, chain.FlavorNginx, chain.IdentityAuto)
-	golden.Compare(t, filepath.Join("testdata", "gateway-v1beta1.yaml"), stream(t, GatewayObjects(p, "v1beta1")))
+	golden.Compare(t, filepath.Join("testdata", "gateway-v1beta1.yaml"), stream(t, GatewayObjects(p, "v1beta1", SingleChain(p))))
 }
 
 func TestIngressNeedsResolvedFlavor(t *testing.T) {
@@ -73,18 +73,37 @@ func TestIngressNeedsResolvedFlavor(t *testing.T) {
 	}
 }
 
-// TestOwnershipLabels: cleanup finds what to delete by these labels alone.
+// TestOwnershipLabels: cleanup finds a chain's own objects by its labels,
+// and must never find the hop's shared objects that way: every rendered
+// object is in the manifest, at its level, with exactly that level's labels.
 func TestOwnershipLabels(t *testing.T) {
 	for _, flavor := range []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik, chain.FlavorClassic} {
 		p := testParams(t, flavor, chain.IdentityPrivateCA)
-		objs, err := Chain(p, testMaterial(p, chain.IdentityPrivateCA), DefaultBackend(p), "v1")
+		objs, err := Chain(p, testMaterial(p, chain.IdentityPrivateCA), DefaultBackend(p), "v1", SingleChain(p))
 		if err != nil {
 			t.Fatal(err)
 		}
+		levels := map[string]chain.Level{}
+		for _, e := range p.Manifest() {
+			levels[e.Ref()] = e.Level
+		}
 		for _, o := range objs {
+			ref := o.GetKind() + " " + o.GetNamespace() + "/" + o.GetName()
 			l := o.GetLabels()
-			if l[chain.LabelManagedBy] != chain.FieldManager || l[chain.LabelChain] != "httpbin" {
-				t.Errorf("%s %s/%s: labels %v lack the ownership labels", o.GetKind(), o.GetNamespace(), o.GetName(), l)
+			if l[chain.LabelManagedBy] != chain.FieldManager {
+				t.Errorf("%s: labels %v lack %s", ref, l, chain.LabelManagedBy)
+			}
+			switch levels[ref] {
+			case chain.LevelChain:
+				if l[chain.LabelChain] != "httpbin" || l[chain.LabelChainNamespace] != "httptools" {
+					t.Errorf("%s: a chain's object, labels %v lack the chain's", ref, l)
+				}
+			case chain.LevelHop:
+				if _, ok := l[chain.LabelChain]; ok {
+					t.Errorf("%s: a hop object must not carry %s (a chain's cleanup would select it): %v", ref, chain.LabelChain, l)
+				}
+			default:
+				t.Errorf("%s is rendered but not in the manifest", ref)
 			}
 			if o.GetNamespace() == "" {
 				t.Errorf("%s %s has no namespace", o.GetKind(), o.GetName())

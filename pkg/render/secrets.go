@@ -50,7 +50,7 @@ func secret(p *chain.Params, name string, typ corev1.SecretType, annotations map
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: p.IstioNamespace,
-			Labels: labels(p), Annotations: annotations,
+			Labels: p.HopLabels(), Annotations: annotations,
 		},
 		Type: typ,
 		Data: data,

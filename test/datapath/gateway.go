@@ -354,7 +354,7 @@ func StartGateway(cfg *GatewayConfig) (*GatewayServer, error) {
 	}
 	g.ln = ln
 	g.srv = &http.Server{
-		Handler:           g.app(),
+		Handler:           g.routeByHost(g.app()),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		// net/http reports every failed handshake here; that is the one place
@@ -363,6 +363,27 @@ func StartGateway(cfg *GatewayConfig) (*GatewayServer, error) {
 	}
 	go func() { _ = g.srv.Serve(tls.NewListener(ln, tlsConfig)) }()
 	return g, nil
+}
+
+// routeByHost answers 404 for a Host header none of the server's hosts
+// takes, as Envoy does when no virtual host matches: Istio routes a
+// VirtualService only through a Gateway server that lists its host, so an
+// app whose host is missing from the shared Gateway is not reached even
+// though the handshake (by SNI, the gateway domain) succeeds.
+func (g *GatewayServer) routeByHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if !g.cfg.MatchesSNI(host) {
+			g.record(r)
+			w.Header().Set("Server", "istio-envoy")
+			http.Error(w, "no route for host "+host, http.StatusNotFound)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Addr is the gateway's host:port on loopback.

@@ -281,7 +281,12 @@ func TestGatewayChecksClientKeyUsage(t *testing.T) {
 		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
 			RootCAs: roots, ServerName: gwDomain, Certificates: []tls.Certificate{client},
 		}}}
-		resp, err := c.Get("https://" + gw.Addr() + "/status/418")
+		req, err := http.NewRequest(http.MethodGet, "https://"+gw.Addr()+"/status/418", nil)
+		if err != nil {
+			return 0, err
+		}
+		req.Host = gwDomain // as a client of the gateway domain sends it: the gateway routes by host
+		resp, err := c.Do(req)
 		if err != nil {
 			return 0, err
 		}

@@ -106,7 +106,7 @@ func TestBrokenChainsFail(t *testing.T) {
 	t.Run("SNI off", func(t *testing.T) {
 		w := newWorld(t, false)
 		setupSlices(t, w)
-		mergePatch(t, "ingresses", w.p.IstioNamespace, "alb-ingress", map[string]any{"metadata": map[string]any{"annotations": map[string]string{"nginx.ingress.kubernetes.io/proxy-ssl-server-name": "off"}}})
+		mergePatch(t, "ingresses", w.p.IstioNamespace, w.ingressName(), map[string]any{"metadata": map[string]any{"annotations": map[string]string{"nginx.ingress.kubernetes.io/proxy-ssl-server-name": "off"}}})
 		pa := w.startPath(t)
 		code, _ := pa.get(t, w, "/status/418")
 		pa.expectRefused(t, code, "SNI")
@@ -296,7 +296,7 @@ func TestIstioV1beta1Fallback(t *testing.T) {
 	if strings.Count(r.stdout, "apiVersion: networking.istio.io/v1beta1") != 2 {
 		t.Fatalf("want the Gateway and VirtualService written as v1beta1:\n%s", r)
 	}
-	gw, err := env.dyn.Resource(gvrOf("networking.istio.io", "v1beta1", "gateways")).Namespace(w.p.AppNamespace).Get(context.Background(), "default-ingress-gateway", metav1.GetOptions{})
+	gw, err := env.dyn.Resource(gvrOf("networking.istio.io", "v1beta1", "gateways")).Namespace(w.p.IstioNamespace).Get(context.Background(), w.gatewayName(), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func TestCheckFindsEachBreakage(t *testing.T) {
 		expectCodes(t, codes, exit, 0)
 	})
 	t.Run("SNI off", func(t *testing.T) {
-		mergePatch(t, "ingresses", w.p.IstioNamespace, "alb-ingress", map[string]any{"metadata": map[string]any{"annotations": map[string]string{"nginx.ingress.kubernetes.io/proxy-ssl-server-name": "off"}}})
+		mergePatch(t, "ingresses", w.p.IstioNamespace, w.ingressName(), map[string]any{"metadata": map[string]any{"annotations": map[string]string{"nginx.ingress.kubernetes.io/proxy-ssl-server-name": "off"}}})
 		codes, exit, _ := w.check(t)
 		expectCodes(t, codes, exit, 8, "ALB0616")
 		// Someone else now owns that annotation: setup refuses until told to take it back.

@@ -153,6 +153,29 @@ func TestBadInput(t *testing.T) {
 		{"API server timing out", slow, append([]string{"secrets"}, ns("--request-timeout", "1s")...), 6, []string{"timed out", "--request-timeout"}},
 		{"kubeconfig context that does not exist", "", append([]string{"secrets"}, ns("--context", "no-such-context")...), 2, []string{"no-such-context"}},
 	}
+	// A --path that the API server, ingress-nginx or Traefik would read as
+	// something other than a plain prefix, and a DNS label over 63
+	// characters, are refused before anything is read. gateway used to
+	// write them; setup's server-side dry run caught only some.
+	for _, cmd := range []string{"gateway", "setup"} {
+		for _, bad := range []struct{ name, path, want string }{
+			{"a '..' segment", "/../etc", "'..'"},
+			{"an empty segment", "//x", "'//'"},
+			{"an escaped slash", "/a%2fb", "'%'"},
+			{"a regular expression", "/a.*", "'*'"},
+			{"a fragment", "/status#x", "'#'"},
+		} {
+			cases = append(cases, tc{cmd + ": path with " + bad.name, "", append([]string{cmd}, ns("--path", bad.path)...), 2, []string{"--path", bad.want}})
+		}
+		cases = append(cases,
+			// pflag used to keep "/status" and drop the rest without a word.
+			tc{cmd + ": path with a line break", "", append([]string{cmd}, ns("--path", "/status\n/x")...), 2, []string{"--path", "line break"}},
+			tc{cmd + ": host with a 64-character label", "", append([]string{cmd}, ns("--host", strings.Repeat("a", 64)+"."+w.p.ALBDomain)...), 2, []string{"--host", "at most 63"}},
+		)
+	}
+	// /dev/zero never ends; it used to be read until the kernel killed the process.
+	cases = append(cases, tc{"--ca-file that is a device", "", append([]string{"secrets"}, ns("--ca-file", "/dev/zero")...), 2, []string{"--ca-file", "character device"}})
+
 	before := snapshotAll(t, w)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -289,7 +312,9 @@ func TestLeastPrivilege(t *testing.T) {
 
 	before := snapshot(t, w)
 	r := albistioAs(t, checkKC, nil, args...)
-	mustFail(t, r, 5, "forbidden", "patch")
+	// The first request refused is the server-side dry run of creating the
+	// private CA (created, not applied, so that it exists exactly once).
+	mustFail(t, r, 5, "forbidden", "cannot create secrets")
 	if after := snapshot(t, w); after != before {
 		t.Fatal("a forbidden setup wrote something")
 	}
@@ -303,7 +328,8 @@ func TestLeastPrivilege(t *testing.T) {
 	if hasCommand(t, "check") {
 		checkWithNamedSecrets(t, w)
 	}
-	mustSucceed(t, albistioAs(t, setupKC, nil, "cleanup", "-n", w.p.AppNamespace, "--istio-namespace", w.p.IstioNamespace))
+	mustSucceed(t, albistioAs(t, setupKC, nil, "cleanup", "-n", w.p.AppNamespace, "--istio-namespace", w.p.IstioNamespace,
+		"--gateway-secret", w.p.GatewaySecretName, "--alb-secret", w.p.ALBSecretName))
 }
 
 // bindRole binds user to a ClusterRole or Role (kind) in namespace ns.

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -103,10 +103,11 @@ func TestSetupLifecycle(t *testing.T) {
 	if _, err := env.kube.CoreV1().Services(w.p.IstioNamespace).Get(ctx, "istio-ingressgateway", metav1.GetOptions{}); err != nil {
 		t.Errorf("cleanup must not delete Istio's Service: %v", err)
 	}
-	if _, err := env.kube.NetworkingV1().Ingresses(w.p.IstioNamespace).Get(ctx, "alb-ingress", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := env.kube.NetworkingV1().Ingresses(w.p.IstioNamespace).Get(ctx, w.ingressName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the Ingress should be gone: %v", err)
 	}
-	r = mustSucceed(t, albistio(t, "cleanup", "-n", w.p.AppNamespace, "--istio-namespace", w.p.IstioNamespace, "--include-ca"))
+	r = mustSucceed(t, albistio(t, "cleanup", "-n", w.p.AppNamespace, "--istio-namespace", w.p.IstioNamespace, "--include-ca",
+		"--gateway-secret", w.p.GatewaySecretName, "--alb-secret", w.p.ALBSecretName))
 	if !strings.Contains(r.stdout, "secret/albistio-client-ca") {
 		t.Errorf("--include-ca should delete the CA:\n%s", r)
 	}
@@ -116,16 +117,19 @@ func TestSetupLifecycle(t *testing.T) {
 func TestCleanupKeepsWhatItDidNotCreate(t *testing.T) {
 	w := newWorld(t, false)
 	ctx := context.Background()
-	foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "lookalike", Namespace: w.p.IstioNamespace,
-		Labels: map[string]string{"app.kubernetes.io/managed-by": "kubectl-albistio", "albistio.io/chain": "httpbin"}}}
-	if _, err := env.kube.CoreV1().Secrets(w.p.IstioNamespace).Create(ctx, foreign, metav1.CreateOptions{FieldManager: "someone-else"}); err != nil {
+	// An Ingress labelled as the httpbin chain's, written by someone else.
+	foreign := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "lookalike", Namespace: w.p.IstioNamespace,
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "kubectl-albistio", "albistio.io/chain": "httpbin", "albistio.io/chain-namespace": w.p.AppNamespace}},
+		Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "x", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}
+	if _, err := env.kube.NetworkingV1().Ingresses(w.p.IstioNamespace).Create(ctx, foreign, metav1.CreateOptions{FieldManager: "someone-else"}); err != nil {
 		t.Fatal(err)
 	}
-	r := mustSucceed(t, albistio(t, "cleanup", "-n", w.p.AppNamespace, "--istio-namespace", w.p.IstioNamespace))
-	if !strings.Contains(r.stderr, "keeping secret/lookalike") {
+	r := mustSucceed(t, albistio(t, "cleanup", "-n", w.p.AppNamespace, "--istio-namespace", w.p.IstioNamespace,
+		"--gateway-secret", w.p.GatewaySecretName, "--alb-secret", w.p.ALBSecretName))
+	if !strings.Contains(r.stderr, "keeping ingress/lookalike") {
 		t.Errorf("cleanup should say it keeps the look-alike:\n%s", r)
 	}
-	if _, err := env.kube.CoreV1().Secrets(w.p.IstioNamespace).Get(ctx, "lookalike", metav1.GetOptions{}); err != nil {
+	if _, err := env.kube.NetworkingV1().Ingresses(w.p.IstioNamespace).Get(ctx, "lookalike", metav1.GetOptions{}); err != nil {
 		t.Fatalf("cleanup deleted an object it did not create: %v", err)
 	}
 }
@@ -200,7 +204,9 @@ func TestSetupInterrupted(t *testing.T) {
 	var once sync.Once
 	const killAt = 3
 	proxy := newAPIProxy(t, func(_ http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodPatch && !strings.Contains(r.URL.RawQuery, "dryRun") {
+		// A write: an apply, or the create that makes the private CA and the
+		// hop's Gateway exactly once.
+		if (r.Method == http.MethodPatch || r.Method == http.MethodPost) && !strings.Contains(r.URL.RawQuery, "dryRun") {
 			if applies.Add(1) == killAt {
 				once.Do(func() {
 					if err := env.cluster.KillAPIServer(); err != nil {

@@ -47,7 +47,7 @@ func TestTraefikChainCarriesTraffic(t *testing.T) {
 	ns := w.p.IstioNamespace
 
 	// What the plugin wrote, read back: Ingress → Service → ServersTransport.
-	ing, err := env.kube.NetworkingV1().Ingresses(ns).Get(ctx, "alb-ingress", metav1.GetOptions{})
+	ing, err := env.kube.NetworkingV1().Ingresses(ns).Get(ctx, w.ingressName(), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +69,12 @@ func TestTraefikChainCarriesTraffic(t *testing.T) {
 		t.Fatalf("Service %s/%s has no port %v", ns, svc.Name, backend.Port)
 	}
 	transportRef := svc.Annotations[traefikServersTransportAnnotation]
-	wantRef := ns + "-" + ing.Name + "-gateway@kubernetescrd"
+	// The transport belongs to the hop, named like the Service that names it.
+	wantRef := ns + "-istio-ingressgateway-albistio@kubernetescrd"
 	if transportRef != wantRef {
 		t.Errorf("Service %s annotation %s = %q, want %q", svc.Name, traefikServersTransportAnnotation, transportRef, wantRef)
 	}
-	st, err := env.dyn.Resource(gvrOf("traefik.io", "v1alpha1", "serverstransports")).Namespace(ns).Get(ctx, ing.Name+"-gateway", metav1.GetOptions{})
+	st, err := env.dyn.Resource(gvrOf("traefik.io", "v1alpha1", "serverstransports")).Namespace(ns).Get(ctx, "istio-ingressgateway-albistio", metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("the ServersTransport the Service names: %v", err)
 	}
@@ -177,7 +178,7 @@ func startTraefikGateway(t *testing.T, w *world) *datapath.GatewayServer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg, err := datapath.GatewayFromCluster(ctx, env.dyn, env.kube, w.p.AppNamespace, "default-ingress-gateway", datapath.InWorkloadNamespace(w.p.IstioNamespace))
+	cfg, err := datapath.GatewayFromCluster(ctx, env.dyn, env.kube, w.p.IstioNamespace, w.gatewayName(), datapath.InWorkloadNamespace(w.p.IstioNamespace))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,6 +57,12 @@ func newWorld(t *testing.T, clientAuth bool, classes ...fixtures.IngressClass) *
 	return &world{iks: iks, p: iks.Params, caFile: caFile, host: "httpbin." + p.ALBDomain}
 }
 
+// gatewayName is the hop's Gateway as the plugin names it by default.
+func (w *world) gatewayName() string { return "albistio-" + w.p.GatewaySecretName }
+
+// ingressName is the httpbin chain's Ingress as the plugin names it by default.
+func (w *world) ingressName() string { return "albistio-" + w.p.AppNamespace + "-httpbin" }
+
 // flags are the chain's parameters as a user would pass them.
 func (w *world) flags(extra ...string) []string {
 	return append(w.p.PluginFlags(w.caFile), extra...)
@@ -99,7 +105,7 @@ func (w *world) startPath(t *testing.T) *path {
 	datapath.NginxOrSkip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	gcfg, err := datapath.GatewayFromCluster(ctx, env.dyn, env.kube, w.p.AppNamespace, "default-ingress-gateway", datapath.InWorkloadNamespace(w.p.IstioNamespace))
+	gcfg, err := datapath.GatewayFromCluster(ctx, env.dyn, env.kube, w.p.IstioNamespace, w.gatewayName(), datapath.InWorkloadNamespace(w.p.IstioNamespace))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +114,7 @@ func (w *world) startPath(t *testing.T) *path {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { gw.Close() })
-	ing, err := env.kube.NetworkingV1().Ingresses(w.p.IstioNamespace).Get(ctx, "alb-ingress", metav1.GetOptions{})
+	ing, err := env.kube.NetworkingV1().Ingresses(w.p.IstioNamespace).Get(ctx, w.ingressName(), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

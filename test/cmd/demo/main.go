@@ -124,7 +124,7 @@ func run(pluginDir string) error {
 	}
 
 	step("Starting the data path from the objects the plugin wrote: nginx plays the ALB (config rendered from the\n    Ingress as ingress-nginx renders it), a Go TLS server plays the Envoy gateway (certificate from credentialName,\n    client CA from -cacert, client certificates verified for client auth as Envoy does)")
-	gcfg, err := datapath.GatewayFromCluster(ctx, dyn, kube, "httptools", "default-ingress-gateway", datapath.InWorkloadNamespace("istio-system"))
+	gcfg, err := datapath.GatewayFromCluster(ctx, dyn, kube, "istio-system", "albistio-"+p.GatewaySecretName, datapath.InWorkloadNamespace("istio-system"))
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func run(pluginDir string) error {
 		return err
 	}
 	defer gw.Close()
-	ing, err := kube.NetworkingV1().Ingresses("istio-system").Get(ctx, "alb-ingress", metav1.GetOptions{})
+	ing, err := kube.NetworkingV1().Ingresses("istio-system").Get(ctx, "albistio-httptools-httpbin", metav1.GetOptions{})
 	if err != nil {
 		return err
 	}

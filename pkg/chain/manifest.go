@@ -1,0 +1,133 @@
+package chain
+
+import "fmt"
+
+// Level says who an object belongs to: the hop every chain behind one ALB and
+// one gateway shares, or one chain (one app).
+type Level string
+
+const (
+	// LevelHop objects are written once and shared: the ALB's client identity,
+	// the private CA, the gateway's client CA, the ALB TLS copy, the Gateway
+	// and Traefik's transport. They go only when no chain uses the hop.
+	LevelHop Level = "hop"
+	// LevelChain objects are one app's: its VirtualService and Ingress.
+	LevelChain Level = "chain"
+	// LevelInput objects are IKS's (the ALB and gateway certificates): read,
+	// never written.
+	LevelInput Level = "input"
+)
+
+// Role is what an object does in the hop or chain.
+type Role string
+
+// The roles, one per object the plugin reads or writes.
+const (
+	RoleALBSecret      Role = "the ALB's IKS TLS secret"
+	RoleGatewaySecret  Role = "the gateway's IKS TLS secret"
+	RolePrivateCA      Role = "the private client CA"
+	RoleALBTLSCopy     Role = "the copy of the ALB's TLS secret for the Ingresses"
+	RoleClientSecret   Role = "the ALB's client certificate"
+	RoleClientCA       Role = "the gateway's client CA (<gateway-secret>-cacert)"
+	RoleGateway        Role = "the hop's Istio Gateway"
+	RoleVirtualService Role = "the chain's VirtualService"
+	RoleTransport      Role = "Traefik's ServersTransport"
+	RoleBackend        Role = "the Service Traefik routes to the gateway through"
+	RoleIngress        Role = "the chain's Ingress"
+)
+
+// Entry is one object of the manifest.
+type Entry struct {
+	Role      Role
+	Level     Level
+	Kind      string // Secret, Gateway, VirtualService, ServersTransport, Service, Ingress
+	Namespace string
+	Name      string
+	// Flag is the flag that names the object (or the one it is derived from).
+	Flag string
+}
+
+// Ref names the entry as "Kind namespace/name".
+func (e Entry) Ref() string { return fmt.Sprintf("%s %s/%s", e.Kind, e.Namespace, e.Name) }
+
+// ClientCASecret is the name of the gateway's client-CA secret: Istio reads
+// the CA of a MUTUAL server from <credentialName>-cacert.
+func (p *Params) ClientCASecret() string { return p.CACertSecret() }
+
+// Manifest lists every object the plugin writes for this chain and its hop,
+// in write order: what an object refers to comes before it. Traefik's two
+// objects are listed when the flavor is traefik or not resolved yet (auto),
+// the ALB TLS copy when the ALB secret lives outside the Istio namespace, and
+// the Gateway when its name is known. Names may be empty for parameters a
+// command does not need.
+func (p *Params) Manifest() []Entry {
+	var m []Entry
+	add := func(role Role, level Level, kind, ns, name, flag string) {
+		m = append(m, Entry{Role: role, Level: level, Kind: kind, Namespace: ns, Name: name, Flag: flag})
+	}
+	add(RolePrivateCA, LevelHop, "Secret", p.IstioNamespace, p.CASecret, "--ca-secret")
+	if p.ALBSecret != "" && p.ALBSecretNamespace != p.IstioNamespace {
+		add(RoleALBTLSCopy, LevelHop, "Secret", p.IstioNamespace, p.ALBSecret, "--alb-secret")
+	}
+	add(RoleClientSecret, LevelHop, "Secret", p.IstioNamespace, p.ClientSecret, "--client-secret")
+	if p.GatewaySecret != "" {
+		add(RoleClientCA, LevelHop, "Secret", p.IstioNamespace, p.ClientCASecret(), "--gateway-secret")
+	}
+	if p.GatewayName != "" {
+		add(RoleGateway, LevelHop, "Gateway", p.IstioNamespace, p.GatewayName, "--gateway-name")
+	}
+	add(RoleVirtualService, LevelChain, "VirtualService", p.AppNamespace, p.VirtualServiceName, "--virtualservice-name")
+	if p.Flavor == FlavorTraefik || p.Flavor == FlavorAuto {
+		add(RoleTransport, LevelHop, "ServersTransport", p.IstioNamespace, p.TransportName(), "--gateway-service")
+		add(RoleBackend, LevelHop, "Service", p.IstioNamespace, p.TraefikService(), "--gateway-service")
+	}
+	add(RoleIngress, LevelChain, "Ingress", p.IstioNamespace, p.IngressName, "--ingress-name")
+	return m
+}
+
+// Inputs are the IKS-owned objects the chain reads and must never write.
+func (p *Params) Inputs() []Entry {
+	var in []Entry
+	if p.ALBSecret != "" {
+		in = append(in, Entry{Role: RoleALBSecret, Level: LevelInput, Kind: "Secret", Namespace: p.ALBSecretNamespace, Name: p.ALBSecret, Flag: "--alb-secret"})
+	}
+	if p.GatewaySecret != "" {
+		in = append(in, Entry{Role: RoleGatewaySecret, Level: LevelInput, Kind: "Secret", Namespace: p.IstioNamespace, Name: p.GatewaySecret, Flag: "--gateway-secret"})
+	}
+	in = append(in, Entry{Role: "the gateway's Service", Level: LevelInput, Kind: "Service", Namespace: p.IstioNamespace, Name: p.GatewayService, Flag: "--gateway-service"})
+	return in
+}
+
+// Entry returns the manifest's entry for a role.
+func (p *Params) Entry(role Role) (Entry, bool) {
+	for _, e := range p.Manifest() {
+		if e.Role == role {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// validateNames refuses names that would make two outputs one object, or an
+// output one of IKS's inputs: either never converges (a Secret's type is
+// immutable) or loses data (the CA key written over the secret Istio reads).
+func (p *Params) validateNames() ParamErrors {
+	var errs ParamErrors
+	out := p.Manifest()
+	same := func(a, b Entry) bool {
+		return a.Name != "" && a.Kind == b.Kind && a.Namespace == b.Namespace && a.Name == b.Name
+	}
+	for i, a := range out {
+		for _, b := range out[i+1:] {
+			if same(a, b) {
+				errs.add(a.Flag, a.Name, fmt.Sprintf("makes %s and %s the same %s: give %s and %s different names", a.Role, b.Role, a.Ref(), a.Flag, b.Flag))
+			}
+		}
+		for _, in := range p.Inputs() {
+			if same(a, in) {
+				errs.add(a.Flag, a.Name, fmt.Sprintf("would write %s over %s (%s, set by %s), which is IKS-owned: give %s another name", a.Role, in.Role, in.Ref(), in.Flag, a.Flag))
+			}
+		}
+	}
+	return errs
+}
