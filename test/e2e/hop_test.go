@@ -155,6 +155,8 @@ func TestTwoAppsShareOneHop(t *testing.T) {
 
 	mustSucceed(t, w.setup(t))
 	first := chainState(t, w, w.p.AppNamespace, "httpbin")
+	checkArgs := append([]string{"check"}, w.flags("--alb-flavor", "nginx")...)
+	oneChain := requestLog(t, []int{0}, checkArgs...)
 	r := mustSucceed(t, w.setup(t, other.flags()...))
 	for _, shared := range []string{"secret/alb-certs", "secret/albistio-client-ca", "secret/" + w.p.GatewaySecretName + "-cacert", "secret/" + w.p.ALBSecretName + " "} {
 		if strings.Contains(r.stdout, shared) {
@@ -169,6 +171,17 @@ func TestTwoAppsShareOneHop(t *testing.T) {
 	}
 	w.checkClean(t)
 	w.checkClean(t, other.flags()...)
+	// check costs one request per object it inspects, however many chains
+	// share the hop: the hop's chain list is one annotation on its Gateway.
+	twoChains := requestLog(t, []int{0}, checkArgs...)
+	if len(oneChain) != checkRequests || len(twoChains) != checkRequests ||
+		strings.Join(oneChain.Signatures(), "\n") != strings.Join(twoChains.Signatures(), "\n") {
+		t.Errorf("check made %d requests with one chain on the hop and %d with two, want %d both times:\n%s\n%s",
+			len(oneChain), len(twoChains), checkRequests, oneChain, twoChains)
+	}
+	if s := requestLog(t, []int{0}, append([]string{"setup"}, w.flags("--alb-flavor", "nginx")...)...); len(s) != setupRequests {
+		t.Errorf("setup with nothing to change made %d requests with two chains on the hop, want %d:\n%s", len(s), setupRequests, s)
+	}
 
 	hp := w.startHopPath(t, map[string]string{w.host: w.ingressName(), other.host: other.ingressName()})
 	hp.expectTeapot(t, w.host)
