@@ -3,6 +3,7 @@ package check
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,15 +18,38 @@ import (
 // The test grid: each testdata/grid/*.yaml is a case. Its first document
 // says what the case is about, shapes the world (a cluster after the plugin
 // set the chain up, rendered by pkg/render from pkg/identity's decision with
-// certificates generated in the test) and lists the codes check must report,
-// exactly. The following documents change the world: patch (an RFC 7386
+// certificates generated in the test) and lists the findings check must
+// report, exactly: code, object and field of each (go test -update-grid
+// rewrites the lists; review the diff). The following documents change the world: patch (an RFC 7386
 // merge patch), delete, or apply (add or replace a whole object). Fixtures
 // place generated certificates with {{b64 "alb.chain"}} (see testPKI).
 
 type gridCase struct {
 	Description string       `json:"description"`
 	World       worldOptions `json:"world"`
-	Expect      []Code       `json:"expect"`
+	// Expect lists the findings, one "CODE Kind namespace/name [field]" each,
+	// compared as a multiset: a finding that names the wrong object or field
+	// fails the case as surely as a wrong code.
+	Expect []string `json:"expect"`
+}
+
+// updateGrid rewrites each fixture's expect list from what check finds:
+// for a rule change that intends to move findings; review the diff.
+var updateGrid = flag.Bool("update-grid", false, "rewrite the grid fixtures' expect lists from check's findings")
+
+// expectation renders a finding as a fixture's expect entry.
+func expectation(f Finding) string {
+	e := string(f.Code) + " " + f.Object
+	if f.Field != "" {
+		e += " " + f.Field
+	}
+	return e
+}
+
+// codeOf is an expect entry's code.
+func codeOf(entry string) Code {
+	code, _, _ := strings.Cut(entry, " ")
+	return Code(code)
 }
 
 type gridOp struct {
@@ -162,17 +186,6 @@ func (w *world) check(t *testing.T) ([]Finding, *fakeAPI) {
 	return fs, api
 }
 
-func codesOf(fs []Finding) []Code {
-	var cs []Code
-	for _, f := range fs {
-		if !slices.Contains(cs, f.Code) {
-			cs = append(cs, f.Code)
-		}
-	}
-	slices.Sort(cs)
-	return cs
-}
-
 func TestGrid(t *testing.T) {
 	for _, path := range gridFiles(t) {
 		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
@@ -181,14 +194,56 @@ func TestGrid(t *testing.T) {
 			w := newWorld(t, c.World)
 			w.apply(t, ops)
 			fs, _ := w.check(t)
+			var got []string
+			for _, f := range fs {
+				got = append(got, expectation(f))
+			}
+			slices.Sort(got)
 			want := slices.Clone(c.Expect)
 			slices.Sort(want)
-			if got := codesOf(fs); !slices.Equal(got, want) {
+			if *updateGrid {
+				rewriteExpect(t, path, got)
+				return
+			}
+			if !slices.Equal(got, want) {
 				var b strings.Builder
 				_ = NewReport(fs).Write(&b, FormatText, false)
-				t.Errorf("%s\ngot codes %v, want %v:\n%s", c.Description, got, want, b.String())
+				t.Errorf("%s\ngot findings:\n  %s\nwant:\n  %s\nreport:\n%s", c.Description,
+					strings.Join(got, "\n  "), strings.Join(want, "\n  "), b.String())
 			}
 		})
+	}
+}
+
+// rewriteExpect replaces the expect list in a fixture's header, keeping
+// everything else of the file as written.
+func rewriteExpect(t *testing.T, path string, entries []string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(raw), "\n")
+	var out []string
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "expect:") {
+			out = append(out, lines[i])
+			continue
+		}
+		for i+1 < len(lines) && strings.HasPrefix(lines[i+1], "- ") {
+			i++ // the old block list
+		}
+		if len(entries) == 0 {
+			out = append(out, "expect: []")
+			continue
+		}
+		out = append(out, "expect:")
+		for _, e := range entries {
+			out = append(out, "- "+e)
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -198,8 +253,8 @@ func gridExpectations(t *testing.T) map[Code]bool {
 	seen := map[Code]bool{}
 	for _, path := range gridFiles(t) {
 		c, _ := loadCase(t, path)
-		for _, code := range c.Expect {
-			seen[code] = true
+		for _, e := range c.Expect {
+			seen[codeOf(e)] = true
 		}
 	}
 	return seen
