@@ -37,7 +37,11 @@ func run(args []string) error {
 		return fmt.Errorf("%s: --dir is required", args[0])
 	}
 	if args[0] == "down" {
-		return cluster.StopDir(*dir)
+		if err := cluster.StopDir(*dir); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "cluster in %s stopped\n", *dir)
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -47,7 +51,7 @@ func run(args []string) error {
 		return err
 	}
 	etcd, api := c.PIDs()
-	fmt.Fprintf(os.Stderr, "cluster ready in %s at %s (etcd pid %d, kube-apiserver pid %d); stop it with: go run ./cmd/cluster down --dir %s\n",
+	fmt.Fprintf(os.Stderr, "cluster ready in %s at %s (etcd pid %d, kube-apiserver pid %d); stop it with: make cluster-down (from the repository), or go run ./cmd/cluster down --dir %s (from test/)\n",
 		time.Since(start).Round(100*time.Millisecond), c.Server, etcd, api, c.Dir)
 	for _, u := range cluster.Users()[1:] {
 		fmt.Fprintf(os.Stderr, "kubeconfig for %s: %s\n", u, c.KubeconfigFor(u))

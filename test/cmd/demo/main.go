@@ -1,8 +1,10 @@
 // Command demo shows the whole chain on this machine: a real kube-apiserver
-// with Istio's CRDs and what an IKS cluster holds before the plugin runs, the
-// plugin's slices run through `kubectl albistio`, then a request carried by
-// nginx (the ALB) over mutual TLS to a gateway stand-in configured from the
-// Gateway and secrets the plugin wrote. Everything is torn down at the end.
+// with Istio's CRDs and what an IKS cluster holds before the plugin runs,
+// `kubectl albistio setup` for one app and then a second app on the same ALB
+// and gateway, check, then requests for both apps carried by nginx (the ALB,
+// one configuration per app's Ingress) over mutual TLS to one gateway
+// stand-in configured from the shared Gateway and secrets the plugin wrote.
+// Everything is torn down at the end.
 package main
 
 import (
@@ -18,7 +20,9 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -101,29 +105,33 @@ func run(pluginDir string) error {
 	fmt.Println("    export ALB_INGRESS_DOMAIN=" + p.ALBDomain + " ALB_SECRET=" + p.ALBSecretName)
 	fmt.Println("    export INGRESS_GATEWAY_DOMAIN=" + p.GatewayDomain + " INGRESS_GATEWAY_SECRET=" + p.GatewaySecretName)
 
-	slices := []struct {
+	step("A second team's app: namespace shop (sidecar injection on) with the Service storefront")
+	if err := createApp(ctx, kube, "shop", "storefront"); err != nil {
+		return err
+	}
+
+	runs := []struct {
 		why  string
 		args []string
 	}{
-		{"secrets: the ALB certificate cannot authenticate a TLS client any more, so the plugin creates a private CA,\n    issues the ALB a client certificate, and puts the CA into the gateway's -cacert secret", []string{"secrets", "-n", "httptools", "--ca-file", caFile}},
-		{"gateway: an Istio Gateway with tls.mode MUTUAL on 443 and a VirtualService routing /status to httpbin", []string{"gateway", "-n", "httptools"}},
-		{"ingress: an ingress-nginx Ingress that re-encrypts to the gateway with the client certificate, SNI on", []string{"ingress", "-n", "httptools", "--ca-file", caFile}},
-		{"running secrets again: nothing changed, so nothing is written", []string{"secrets", "-n", "httptools", "--ca-file", caFile}},
+		{"setup: reads and checks everything first, then writes the hop every app behind this ALB and gateway\n    shares (a private CA, the ALB's client certificate, the gateway's -cacert, one MUTUAL Gateway) and\n    httpbin's chain (VirtualService, Ingress); the ALB certificate cannot authenticate a TLS client any more", []string{"setup", "-n", "httptools", "--ca-file", caFile}},
+		{"setup again: nothing changed, so nothing is written", []string{"setup", "-n", "httptools", "--ca-file", caFile}},
+		{"setup for the second app: adds its chain and its host on the shared Gateway, reuses the hop", []string{"setup", "-n", "shop", "--service", "storefront", "--ca-file", caFile}},
 	}
-	for _, s := range slices {
+	for _, s := range runs {
 		step("kubectl albistio %s\n    (%s)", strings.Join(s.args, " "), s.why)
 		if err := kubectl(ctx, envv, s.args...); err != nil {
 			return err
 		}
 	}
 	if hasCheck(ctx, envv) {
-		step("kubectl albistio check -n httptools: static checks of the whole chain")
+		step("kubectl albistio check -n httptools: static checks of httpbin's whole chain")
 		if err := kubectl(ctx, envv, "check", "-n", "httptools", "--ca-file", caFile); err != nil {
 			return err
 		}
 	}
 
-	step("Starting the data path from the objects the plugin wrote: nginx plays the ALB (config rendered from the\n    Ingress as ingress-nginx renders it), a Go TLS server plays the Envoy gateway (certificate from credentialName,\n    client CA from -cacert, client certificates verified for client auth as Envoy does)")
+	step("Starting the data path from the objects the plugin wrote: nginx plays the ALB (config rendered from\n    each app's Ingress as ingress-nginx renders it), a Go TLS server plays the Envoy gateway (certificate from\n    credentialName, client CA from -cacert, client certificates verified for client auth as Envoy does)")
 	gcfg, err := datapath.GatewayFromCluster(ctx, dyn, kube, "istio-system", "albistio-"+p.GatewaySecretName, datapath.InWorkloadNamespace("istio-system"))
 	if err != nil {
 		return err
@@ -133,24 +141,37 @@ func run(pluginDir string) error {
 		return err
 	}
 	defer gw.Close()
-	ing, err := kube.NetworkingV1().Ingresses("istio-system").Get(ctx, "albistio-httptools-httpbin", metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	ncfg, err := datapath.NginxFromIngress(ctx, kube, ing, gw.Addr())
-	if err != nil {
-		return err
-	}
-	n, err := datapath.StartNginx(filepath.Join(dir, "nginx"), ncfg)
-	if err != nil {
-		return err
-	}
-	defer n.Stop()
-
-	url := "https://httpbin." + p.ALBDomain + "/status/418"
-	step("GET %s  (client → nginx → mutual TLS → gateway → app)", url)
 	roots := x509.NewCertPool()
 	roots.AddCert(iks.PKI.Root)
+	for _, a := range []struct{ ingress, host string }{
+		{"albistio-httptools-httpbin", "httpbin." + p.ALBDomain},
+		{"albistio-shop-storefront", "storefront." + p.ALBDomain},
+	} {
+		ing, err := kube.NetworkingV1().Ingresses("istio-system").Get(ctx, a.ingress, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		ncfg, err := datapath.NginxFromIngress(ctx, kube, ing, gw.Addr())
+		if err != nil {
+			return err
+		}
+		n, err := datapath.StartNginx(filepath.Join(dir, "nginx-"+a.ingress), ncfg)
+		if err != nil {
+			return err
+		}
+		defer n.Stop()
+		if err := get(n, roots, gw, "https://"+a.host+"/status/418"); err != nil {
+			return err
+		}
+	}
+	step("Done: both apps' hosts are served through the one Istio gateway over mutual TLS")
+	return nil
+}
+
+// get sends one request through nginx and prints what came back and what
+// the gateway saw.
+func get(n *datapath.Nginx, roots *x509.CertPool, gw *datapath.GatewayServer, url string) error {
+	step("GET %s  (client → nginx → mutual TLS → gateway → app)", url)
 	resp, err := n.Client(roots).Get(url)
 	if err != nil {
 		return err
@@ -165,8 +186,23 @@ func run(pluginDir string) error {
 		r := reqs[len(reqs)-1]
 		fmt.Printf("    the gateway saw SNI %q, Host %q, client certificate %q\n", r.SNI, r.Host, r.ClientSubject)
 	}
-	step("Done: the ALB host is served through the Istio gateway over mutual TLS")
 	return nil
+}
+
+// createApp makes a namespace with sidecar injection and a Service, as a
+// team's app has before anyone runs setup for it.
+func createApp(ctx context.Context, kube kubernetes.Interface, ns, service string) error {
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"istio-injection": "enabled"}}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	_, err := kube.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: service, Namespace: ns},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": service},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: fixtures.AppServicePort, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}, metav1.CreateOptions{})
+	return err
 }
 
 func kubectl(ctx context.Context, envv []string, args ...string) error {
