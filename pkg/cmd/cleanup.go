@@ -132,10 +132,25 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 			if err == nil && len(done) == 0 {
 				fmt.Fprintf(o.ErrOut, "No objects of chain %q found in namespaces %s and %s.\n", p.ChainKey(), p.IstioNamespace, p.AppNamespace)
 			}
+			if err == nil {
+				o.noteNamespace(ctx, c)
+			}
 			return err
 		}
 		fmt.Fprintf(o.ErrOut, "%v: reading the hop again\n", race)
 	}
+}
+
+// noteNamespace says so when setup --create-namespace made the app
+// namespace: cleanup never deletes namespaces (the app's workloads live
+// there), but should not leave one behind without a word.
+func (o *CleanupOptions) noteNamespace(ctx context.Context, c *kube.Clients) {
+	p := o.Params
+	ns, err := c.Get(ctx, kube.Namespaces, "", p.AppNamespace)
+	if err != nil || ns == nil || ns.GetLabels()[chain.LabelManagedBy] != chain.FieldManager {
+		return
+	}
+	fmt.Fprintf(o.ErrOut, "keeping namespace %s, which setup --create-namespace created: delete it with kubectl delete namespace %s once nothing else runs there\n", p.AppNamespace, p.AppNamespace)
 }
 
 // findChain lists the chain's own objects by its labels: the Ingress in the

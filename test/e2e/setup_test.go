@@ -170,6 +170,11 @@ func TestSetupCreateNamespace(t *testing.T) {
 	if err != nil || ns.Labels["istio-injection"] != "enabled" {
 		t.Fatalf("namespace %s should exist with istio-injection=enabled: %v %v", w.p.AppNamespace, ns.Labels, err)
 	}
+	// cleanup leaves the namespace (the app's workloads live there) and says so.
+	r = mustSucceed(t, albistio(t, append([]string{"cleanup"}, w.flags()...)...))
+	if !strings.Contains(r.stderr, "keeping namespace "+w.p.AppNamespace) {
+		t.Errorf("cleanup should say it keeps the namespace setup created:\n%s", r)
+	}
 }
 
 // --wait polls for the gateway secret IKS creates asynchronously.
