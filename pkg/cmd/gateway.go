@@ -45,12 +45,13 @@ func NewCmdGateway(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			CA in <gateway-secret>-cacert, and a VirtualService routing the chain's paths to
 			the service. The Gateway, in --istio-namespace, is shared by every chain behind
 			this ALB and gateway: it lists the gateway domain and each chain's host, and this
-			command adds the chain's host to it without touching the others'. Written as networking.istio.io/v1, or v1beta1 where v1 is not served.
-			With --dry-run=client no cluster is contacted and v1 is printed.`),
+			command adds the chain's host to it without touching the others'. Written as
+			networking.istio.io/v1, or v1beta1 where v1 is not served. With --dry-run=client
+			no cluster is contacted and v1 is printed.`),
 		Example: gatewayExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(cmd.Context()); err != nil {
+			if err := o.Complete(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -61,14 +62,17 @@ func NewCmdGateway(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 	return cmd
 }
 
-// Complete resolves parameters, dry-run and printer, and the Istio version.
-func (o *GatewayOptions) Complete(ctx context.Context) error {
+// Complete resolves parameters, dry-run and printer. It reads no cluster.
+func (o *GatewayOptions) Complete() error {
 	if err := o.WriteOptions.complete(); err != nil {
 		return err
 	}
-	if err := o.ChainOptions.complete(chain.Requirement{Host: true, GatewayDomain: true, GatewaySecret: true}); err != nil {
-		return err
-	}
+	return o.ChainOptions.complete(chain.Requirement{Host: true, GatewayDomain: true, GatewaySecret: true})
+}
+
+// resolve reads the Istio version the cluster serves; a client dry run
+// contacts no cluster and writes v1.
+func (o *GatewayOptions) resolve(ctx context.Context) error {
 	o.istioVersion = render.IstioVersions[0]
 	if o.DryRun == apply.DryRunClient {
 		return nil
@@ -85,6 +89,9 @@ func (o *GatewayOptions) Complete(ctx context.Context) error {
 // the chains it lists, and the chain's VirtualService. Without a cluster
 // (client dry run) the Gateway lists this chain alone.
 func (o *GatewayOptions) Run(ctx context.Context) error {
+	if err := o.resolve(ctx); err != nil {
+		return err
+	}
 	if o.clients == nil {
 		return o.applyAndPrint(ctx, nil, o.Out, render.GatewayObjects(o.Params, o.istioVersion, render.SingleChain(o.Params)))
 	}

@@ -25,8 +25,9 @@ type IngressOptions struct {
 	WriteOptions
 	genericiooptions.IOStreams
 
-	backend render.Backend
-	now     func() time.Time
+	backend    render.Backend
+	extraRoots []*x509.Certificate
+	now        func() time.Time
 }
 
 var ingressExample = templates.Examples(`
@@ -61,7 +62,7 @@ func NewCmdIngress(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 		Example: ingressExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(cmd.Context()); err != nil {
+			if err := o.Complete(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -72,19 +73,22 @@ func NewCmdIngress(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 	return cmd
 }
 
-// Complete resolves the parameters and, unless this is a client dry run,
-// reads the flavor, the gateway Service and the gateway's chain.
-func (o *IngressOptions) Complete(ctx context.Context) error {
+// Complete resolves the parameters and reads --ca-file. It reads no cluster.
+func (o *IngressOptions) Complete() error {
 	if err := o.WriteOptions.complete(); err != nil {
 		return err
 	}
 	if err := o.ChainOptions.complete(chain.Requirement{Host: true, ALBSecret: true, GatewayDomain: true}); err != nil {
 		return err
 	}
-	extra, err := readCAFile(o.CAFile)
-	if err != nil {
-		return err
-	}
+	var err error
+	o.extraRoots, err = readCAFile(o.CAFile)
+	return err
+}
+
+// resolve reads, unless this is a client dry run, the flavor, the gateway
+// Service and the gateway's chain (for the verify depth).
+func (o *IngressOptions) resolve(ctx context.Context) error {
 	o.backend = render.DefaultBackend(o.Params)
 	if o.DryRun == apply.DryRunClient {
 		if o.Params.Flavor == chain.FlavorAuto {
@@ -102,7 +106,7 @@ func (o *IngressOptions) Complete(ctx context.Context) error {
 	if _, o.backend, err = c.GatewayBackend(ctx, o.Params); err != nil {
 		return err
 	}
-	depth, err := gatewayDepth(ctx, c, o.Params, extra, o.now())
+	depth, err := gatewayDepth(ctx, c, o.Params, o.extraRoots, o.now())
 	if err != nil {
 		return err
 	}
@@ -131,6 +135,9 @@ func gatewayDepth(ctx context.Context, c *kube.Clients, p *chain.Params, extra [
 
 // Run applies the ingress slice.
 func (o *IngressOptions) Run(ctx context.Context) error {
+	if err := o.resolve(ctx); err != nil {
+		return err
+	}
 	objs, err := render.Ingress(o.Params, o.backend)
 	if err != nil {
 		return err
