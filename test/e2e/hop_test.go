@@ -85,15 +85,7 @@ func (w *world) startHopPath(t *testing.T, ingresses map[string]string) *hopPath
 	datapath.NginxOrSkip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	gcfg, err := datapath.GatewayFromCluster(ctx, env.dyn, env.kube, w.p.IstioNamespace, w.gatewayName(), datapath.InWorkloadNamespace(w.p.IstioNamespace))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := datapath.StartGateway(gcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Close() })
+	gw := w.startGateway(t)
 	hp := &hopPath{gateway: gw, nginx: map[string]*datapath.Nginx{}, roots: x509.NewCertPool()}
 	hp.roots.AddCert(w.iks.PKI.Root)
 	for host, name := range ingresses {

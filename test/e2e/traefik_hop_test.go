@@ -40,7 +40,7 @@ func TestTraefikTwoAppsShareOneHop(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := svc.Spec.Ports[0]
-	gw := startTraefikGateway(t, w)
+	gw := w.startGateway(t)
 	pn := newPodNet(t, gw.Addr(), port.TargetPort.IntValue())
 	createEndpointSlice(t, ctx, svc, port.Name, pn.Addr().IP.String(), int32(pn.Addr().Port))
 
@@ -80,7 +80,7 @@ func TestTraefikTwoAppsShareOneHop(t *testing.T) {
 	mustSucceed(t, albistio(t, append([]string{"cleanup"}, w.flags(append(traefik, other.flags()...)...)...)...))
 	// The gateway again from what the cluster holds now: the hop's secrets
 	// and its Gateway, which no longer lists the second host.
-	gw2 := startTraefikGateway(t, w)
+	gw2 := w.startGateway(t)
 	pn.Retarget(gw2.Addr())
 	gw.Close()
 	if code, body := until(w.host, http.StatusTeapot); code != http.StatusTeapot || !strings.Contains(body, "teapot") {

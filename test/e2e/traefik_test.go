@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/albistio/kubectl-albistio/test/datapath"
 	"github.com/albistio/kubectl-albistio/test/fixtures"
 )
 
@@ -84,7 +83,7 @@ func TestTraefikChainCarriesTraffic(t *testing.T) {
 	// The gateway stand-in, from the Gateway and secrets in the cluster, given
 	// a pod address in a network namespace of the test's own, listening on
 	// the Service's target port like the gateway pod would.
-	gw := startTraefikGateway(t, w)
+	gw := w.startGateway(t)
 	targetPort := port.TargetPort.IntValue()
 	pn := newPodNet(t, gw.Addr(), targetPort)
 	createEndpointSlice(t, ctx, svc, port.Name, pn.Addr().IP.String(), int32(pn.Addr().Port))
@@ -143,7 +142,7 @@ func TestTraefikChainCarriesTraffic(t *testing.T) {
 	alb := w.iks.ALBCert
 	mergePatch(t, "secrets", ns, "alb-certs", map[string]any{"data": map[string][]byte{"tls.crt": alb.ChainPEM, "tls.key": alb.KeyPEM}})
 	mergePatch(t, "secrets", ns, w.p.GatewaySecretName+"-cacert", map[string]any{"data": map[string][]byte{"ca.crt": w.iks.RootPEM}})
-	gw2 := startTraefikGateway(t, w)
+	gw2 := w.startGateway(t)
 	pn.Retarget(gw2.Addr())
 	gw.Close()
 	var refusal string
@@ -170,24 +169,6 @@ func TestTraefikChainCarriesTraffic(t *testing.T) {
 		t.Errorf("no request may pass the refused handshake; the gateway saw %d: %+v", n, gw2.Requests())
 	}
 	t.Logf("walkthrough design through Traefik: %d, gateway: %s", code, refusal)
-}
-
-// startTraefikGateway starts the gateway stand-in from the Gateway and the
-// secrets currently in the cluster.
-func startTraefikGateway(t *testing.T, w *world) *datapath.GatewayServer {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cfg, err := datapath.GatewayFromCluster(ctx, env.dyn, env.kube, w.p.IstioNamespace, w.gatewayName(), datapath.InWorkloadNamespace(w.p.IstioNamespace))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := datapath.StartGateway(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Close() })
-	return gw
 }
 
 // createEndpointSlice publishes addr:port as the one ready endpoint of svc's

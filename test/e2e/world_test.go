@@ -105,15 +105,7 @@ func (w *world) startPath(t *testing.T) *path {
 	datapath.NginxOrSkip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	gcfg, err := datapath.GatewayFromCluster(ctx, env.dyn, env.kube, w.p.IstioNamespace, w.gatewayName(), datapath.InWorkloadNamespace(w.p.IstioNamespace))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := datapath.StartGateway(gcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Close() })
+	gw := w.startGateway(t)
 	ing, err := env.kube.NetworkingV1().Ingresses(w.p.IstioNamespace).Get(ctx, w.ingressName(), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +122,24 @@ func (w *world) startPath(t *testing.T) *path {
 	roots := x509.NewCertPool()
 	roots.AddCert(w.iks.PKI.Root)
 	return &path{nginx: n, gateway: gw, roots: roots}
+}
+
+// startGateway starts the gateway stand-in from the hop's Gateway and the
+// secrets in the cluster as they are now.
+func (w *world) startGateway(t *testing.T) *datapath.GatewayServer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg, err := datapath.GatewayFromCluster(ctx, env.dyn, env.kube, w.p.IstioNamespace, w.gatewayName(), datapath.InWorkloadNamespace(w.p.IstioNamespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := datapath.StartGateway(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	return gw
 }
 
 // get sends a request for the world's host through nginx.
