@@ -71,11 +71,15 @@ func (o *ChainOptions) Clients() (*kube.Clients, error) {
 	return o.clients, nil
 }
 
-// WriteOptions are the flags of commands that write: --dry-run, -o, --force-conflicts.
+// WriteOptions are the flags of commands that write: --dry-run, -o,
+// --force-conflicts, --show-private-keys.
 type WriteOptions struct {
 	PrintFlags *genericclioptions.PrintFlags
 	DryRunFlag string
 	Force      bool
+	// ShowPrivateKeys prints Secrets' private keys with -o; without it the
+	// printed copy leaves them out (see redactPrivateKeys).
+	ShowPrivateKeys bool
 
 	DryRun  apply.DryRun
 	printer printers.ResourcePrinter
@@ -91,6 +95,7 @@ func (w *WriteOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&w.DryRunFlag, "dry-run", w.DryRunFlag, `Must be "none", "server", or "client". If client strategy, only print the objects that would be sent, without sending them. If server strategy, submit server-side requests without persisting the objects.`)
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "unchanged"
 	cmd.Flags().BoolVar(&w.Force, "force-conflicts", false, "Take over objects and fields owned by other managers (kubectl apply --server-side --force-conflicts)")
+	cmd.Flags().BoolVar(&w.ShowPrivateKeys, "show-private-keys", false, "With -o, print the private keys in Secrets (tls.key, client.key, any PEM PRIVATE KEY). Without it they are left out of the printed copy, which names them in the "+annotationRedacted+" annotation, so that output meant for git carries no key; what is written to the cluster always has them")
 }
 
 func (w *WriteOptions) complete() error {
@@ -129,6 +134,7 @@ func (w *WriteOptions) applyGuarded(ctx context.Context, c *kube.Clients, out io
 
 // print writes the results: objects in the chosen format (JSON as one List so
 // the output is one document), or kubectl's "kind/name created" lines.
+// Objects are printed without private keys unless --show-private-keys.
 func (w *WriteOptions) print(out io.Writer, results []apply.Result) error {
 	if w.printer == nil {
 		suffix := dryRunSuffix(w.DryRun)
@@ -142,17 +148,31 @@ func (w *WriteOptions) print(out io.Writer, results []apply.Result) error {
 	if w.format == "json" && len(results) != 1 {
 		list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List"}}
 		for _, r := range results {
-			list.Items = append(list.Items, *r.Object)
+			list.Items = append(list.Items, *w.printable(r.Object))
 		}
 		return w.printer.PrintObj(list, out)
 	}
 	for _, r := range results {
-		if err := w.printer.PrintObj(r.Object, out); err != nil {
+		if err := w.printer.PrintObj(w.printable(r.Object), out); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// printable is the copy of u to print: u itself with --show-private-keys,
+// else u without its private keys. u is never changed: it may be the very
+// object that is applied next.
+func (w *WriteOptions) printable(u *unstructured.Unstructured) *unstructured.Unstructured {
+	if w.ShowPrivateKeys {
+		return u
+	}
+	return redactPrivateKeys(u)
+}
+
+// isDryRun says whether this run writes nothing (a client or a server dry
+// run), so that notes say what would be done, not what is done.
+func (w *WriteOptions) isDryRun() bool { return w.DryRun != apply.DryRunNone }
 
 // dryRunSuffix marks kubectl-style "kind/name verb" lines of a dry run, as
 // kubectl does.

@@ -58,8 +58,10 @@ func NewCmdSecrets(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			in --ca-secret, issuing the ALB a client certificate (90 days, renewed by
 			re-running this command when less than 30 days remain).
 
-			Private keys stay in memory and in the cluster. -o yaml|json prints the Secrets,
-			data included, because you asked for it, as kubectl does.`),
+			Private keys stay in memory and in the cluster. -o yaml|json prints the Secrets
+			with their certificates but without their private keys (tls.key, client.key,
+			any PEM private key), which the albistio.io/redacted annotation names, so the
+			output can go to git; --show-private-keys prints them too.`),
 		Example: secretsExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -95,7 +97,7 @@ func (o *SecretsOptions) Run(ctx context.Context) error {
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		planned, err := planSecrets(ctx, c, o.Params, o.extraRoots, o.now())
+		planned, err := planSecrets(ctx, c, o.Params, o.extraRoots, o.now(), o.isDryRun())
 		if err != nil {
 			return err
 		}
@@ -124,12 +126,13 @@ type secretsPlan struct {
 
 // planSecrets reads what the secrets slice needs and renders it, with the
 // verify depth the ALB needs for the gateway's chain. Every source is checked
-// before anything is returned, so a bad certificate writes nothing.
-func planSecrets(ctx context.Context, c *kube.Clients, p *chain.Params, extraRoots []*x509.Certificate, now time.Time) (*secretsPlan, error) {
+// before anything is returned, so a bad certificate writes nothing. dryRun
+// words the notes for a run that writes nothing.
+func planSecrets(ctx context.Context, c *kube.Clients, p *chain.Params, extraRoots []*x509.Certificate, now time.Time, dryRun bool) (*secretsPlan, error) {
 	if err := c.ResolveFlavor(ctx, p); err != nil {
 		return nil, err
 	}
-	in := identity.Inputs{Params: p, ExtraRoots: extraRoots, Now: now}
+	in := identity.Inputs{Params: p, ExtraRoots: extraRoots, Now: now, DryRun: dryRun}
 	var err error
 	if in.ALBSecret, err = c.GetSecret(ctx, p.ALBSecretNamespace, p.ALBSecret); err != nil {
 		return nil, err

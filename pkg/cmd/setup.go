@@ -173,13 +173,33 @@ func (o *SetupOptions) runOnce(ctx context.Context, c *kube.Clients) error {
 			return err
 		}
 	}
-	return o.check(ctx)
+	return o.check(ctx, planned)
 }
 
 // check runs check's static rules (and the probe when asked) on what setup
 // just wrote and prints the problems and the summary on stderr, so a
-// script gets exit 8 when the chain it set up cannot work.
-func (o *SetupOptions) check(ctx context.Context) error {
+// script gets exit 8 when the chain it set up cannot work. planned is this
+// round's plan, every change in it written by now: when the check itself
+// fails (the API server went away after the writes), the error lists them
+// and exits 7, as a failure after writing does; with nothing written it is
+// the failure as it is (say 6, unreachable).
+func (o *SetupOptions) check(ctx context.Context, planned []apply.Result) error {
+	err := o.closingCheck(ctx)
+	var written []string
+	for _, r := range planned {
+		if r.Op != apply.Unchanged {
+			written = append(written, apply.Ref(r.Object)+" ("+string(r.Op)+")")
+		}
+	}
+	var ke *kube.Error
+	if err == nil || len(written) == 0 || errors.As(err, &ke) && ke.Code == kube.ExitFindings {
+		return err
+	}
+	return kube.WithCode(kube.ExitPartial, fmt.Errorf("the closing check failed: %w\nwritten before the failure (all of the plan; only the check did not finish): %s. Re-run the same command to converge and check",
+		err, strings.Join(written, ", ")))
+}
+
+func (o *SetupOptions) closingCheck(ctx context.Context) error {
 	co := &CheckOptions{
 		ChainOptions: o.ChainOptions, IOStreams: o.IOStreams,
 		Probe: o.Probe || o.ProbeAddress != "", ProbeAddress: o.ProbeAddress, ProbeTimeout: 10 * time.Second,
@@ -246,7 +266,7 @@ func (o *SetupOptions) render(ctx context.Context, c *kube.Clients) (render.Obje
 			return nil, nil, nil, err
 		}
 	}
-	secrets, err := planSecrets(ctx, c, p, o.extraRoots, o.now())
+	secrets, err := planSecrets(ctx, c, p, o.extraRoots, o.now(), o.isDryRun())
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -38,6 +38,10 @@ type Inputs struct {
 	// ExtraRoots come from --ca-file: roots not in the bundled set.
 	ExtraRoots []*x509.Certificate
 	Now        time.Time
+	// DryRun words the Notes for a run that writes nothing: "would create
+	// private CA …" instead of "creating private CA …". What is decided does
+	// not depend on it: a dry run plans (and prints) the same objects.
+	DryRun bool
 }
 
 // Decision is the outcome: the material to write and why.
@@ -202,7 +206,7 @@ func privateCA(in Inputs, m *render.Material, gatewayTrust []byte) ([]string, er
 		case err != nil:
 			return nil, &Error{Secret: caRef, Err: fmt.Errorf("holds no usable CA: %w (delete it to have a new CA created; the gateway's -cacert will follow)", err)}
 		case certs.NeedsRenewal(existing.Cert, in.Now):
-			notes = append(notes, fmt.Sprintf("private CA %s expires %s: creating a new one", caRef, existing.Cert.NotAfter.Format(time.RFC3339)))
+			notes = append(notes, fmt.Sprintf("private CA %s expires %s: %s", caRef, existing.Cert.NotAfter.Format(time.RFC3339), in.word("replacing it with a new one", "would replace it with a new one")))
 		default:
 			ca = existing
 			m.CA = &render.KeyPairPEM{CertPEM: in.CASecret.Data[corev1.TLSCertKey], KeyPEM: in.CASecret.Data[corev1.TLSPrivateKeyKey]}
@@ -219,7 +223,7 @@ func privateCA(in Inputs, m *render.Material, gatewayTrust []byte) ([]string, er
 		}
 		ca = created
 		m.CA = &render.KeyPairPEM{CertPEM: certs.EncodeCertificates(created.Cert), KeyPEM: keyPEM}
-		notes = append(notes, "created private CA "+caRef)
+		notes = append(notes, in.word("creating", "would create")+" private CA "+caRef)
 	}
 
 	id := &render.ClientIdentity{
@@ -239,11 +243,21 @@ func privateCA(in Inputs, m *render.Material, gatewayTrust []byte) ([]string, er
 			return nil, err
 		}
 		id.CertChainPEM, id.KeyPEM = certs.EncodeCertificates(kp.Leaf()), keyPEM
-		notes = append(notes, fmt.Sprintf("issued the ALB a client certificate for %s, valid until %s; re-run secrets (or setup) within %d days of that to renew it",
-			name, kp.Leaf().NotAfter.Format(time.RFC3339), int(certs.RenewBefore.Hours()/24)))
+		notes = append(notes, fmt.Sprintf("%s the ALB a client certificate for %s, valid until %s; re-run secrets (or setup) within %d days of that to renew it",
+			in.word("issuing", "would issue"), name, kp.Leaf().NotAfter.Format(time.RFC3339), int(certs.RenewBefore.Hours()/24)))
 	}
 	m.Identity = id
 	return notes, nil
+}
+
+// word picks a note's verb: what is about to be written (notes are printed
+// before the write, which may still fail, hence not "created"), or, in a dry
+// run, what would be.
+func (in Inputs) word(writing, dryRun string) string {
+	if in.DryRun {
+		return dryRun
+	}
+	return writing
 }
 
 // clientCertName is the name in the ALB's client certificate. The

@@ -322,8 +322,11 @@ func (b *benchEnv) world() error {
 		b.rep.notes = append(b.rep.notes, "The measured build has no `check` command (`kubectl albistio check --help` failed): the check rows are n/a and only setup was measured.")
 	}
 
-	// What setup writes, as setup renders it.
-	r, err = b.albistio(b.warm, append([]string{"setup"}, b.flags("--dry-run=client", "-o", "yaml")...)...)
+	// What setup writes, as setup renders it: with the private keys, which
+	// setup leaves out of printed Secrets by default (a kubernetes.io/tls
+	// Secret without tls.key is refused), so that kubectl applies the same
+	// objects the plugin does. The file is deleted with b.tmp.
+	r, err = b.albistio(b.warm, append([]string{"setup"}, b.flags("--dry-run=client", "-o", "yaml", "--show-private-keys")...)...)
 	if err != nil {
 		return err
 	}
