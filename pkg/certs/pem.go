@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/albistio/kubectl-albistio/pkg/internal/safetext"
 )
 
 // constError is an error that can be a constant, so sentinel errors need no
@@ -86,16 +88,19 @@ func decodePEM(data []byte) ([]numberedBlock, error) {
 	}
 }
 
-// beginType returns the type named on the BEGIN line at the start of b, for
-// error messages about a block that did not decode.
+// maxTypeShown is how much of a PEM type an error message shows: real types
+// are at most a few words ("ENCRYPTED PRIVATE KEY"), and the input can come
+// from a Secret anyone with write access crafted.
+const maxTypeShown = 64
+
+// beginType returns the type named on the BEGIN line at the start of b,
+// quoted and shortened, for error messages about a block that did not
+// decode: the line is input, and may carry terminal escapes.
 func beginType(b []byte) string {
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	line = bytes.TrimPrefix(line, []byte("-----BEGIN "))
 	typ, _, _ := bytes.Cut(line, []byte("-----"))
-	if len(typ) > 40 {
-		typ = append(typ[:40:40], "..."...)
-	}
-	return strings.ToValidUTF8(string(typ), "?")
+	return safetext.Quote(string(typ), maxTypeShown)
 }
 
 // blockTypes lists the distinct types of blocks, for messages that say what
@@ -108,6 +113,24 @@ func blockTypes(blocks []numberedBlock) []string {
 		}
 	}
 	return types
+}
+
+// maxTypesShown is how many distinct block types an error message lists; a
+// crafted input can have thousands.
+const maxTypesShown = 5
+
+// describeTypes lists block types for messages, each quoted and shortened,
+// since the types are input and may carry terminal escapes.
+func describeTypes(types []string) string {
+	shown := make([]string, 0, min(len(types), maxTypesShown))
+	for _, t := range types[:min(len(types), maxTypesShown)] {
+		shown = append(shown, safetext.Quote(t, maxTypeShown))
+	}
+	s := strings.Join(shown, ", ")
+	if n := len(types) - len(shown); n > 0 {
+		s += fmt.Sprintf(" and %d more", n)
+	}
+	return s
 }
 
 // noPEMError explains input without any PEM block; the usual cause is data
@@ -149,7 +172,7 @@ func ParseCertificates(pemBytes []byte) ([]*x509.Certificate, error) {
 				hint = "this looks like a private key: were the certificate and the key swapped?"
 			}
 		}
-		return nil, fmt.Errorf("no CERTIFICATE block found, only %s; %s", strings.Join(types, ", "), hint)
+		return nil, fmt.Errorf("no CERTIFICATE block found, only %s; %s", describeTypes(types), hint)
 	}
 	return certs, nil
 }
@@ -204,7 +227,7 @@ func ParsePrivateKey(pemBytes []byte) (crypto.Signer, error) {
 	if len(types) == 0 {
 		return nil, fmt.Errorf("no private key found; %s", hint)
 	}
-	return nil, fmt.Errorf("no private key found, only %s; %s", strings.Join(types, ", "), hint)
+	return nil, fmt.Errorf("no private key found, only %s; %s", describeTypes(types), hint)
 }
 
 // encryptedKeyError says which block is encrypted and how to decrypt it.

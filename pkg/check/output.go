@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/albistio/kubectl-albistio/pkg/internal/safetext"
 )
 
 // Output formats of check's report.
@@ -34,6 +36,7 @@ func NewReport(fs []Finding) Report {
 // Write prints the report in format: text (one finding a line, colour when
 // color is set, then the summary), json or yaml.
 func (r Report) Write(w io.Writer, format string, color bool) error {
+	r = r.printable()
 	switch format {
 	case FormatJSON:
 		return writeJSON(w, r)
@@ -52,6 +55,29 @@ func (r Report) Write(w io.Writer, format string, color bool) error {
 	b.WriteByte('\n')
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// printable returns the report with control, bidi and other invisible
+// characters in its findings escaped, newlines included, since each finding
+// is one line of the text report (safetext.CleanLine). Rules quote the
+// values they embed; this catches any that reached a message another way,
+// such as inside an error from a parser. It applies to every format: the
+// text goes to a terminal as it is; encoding/json escapes C0 controls but
+// passes C1 controls and bidi overrides through, which a terminal showing
+// the JSON acts on; and sigs.k8s.io/yaml refuses C1 controls and DEL
+// outright ("control characters are not allowed") and passes bidi
+// overrides through.
+func (r Report) printable() Report {
+	fs := make([]Finding, len(r.Findings))
+	for i, f := range r.Findings {
+		f.Object = safetext.CleanLine(f.Object)
+		f.Field = safetext.CleanLine(f.Field)
+		f.Message = safetext.CleanLine(f.Message)
+		f.Fix = safetext.CleanLine(f.Fix)
+		fs[i] = f
+	}
+	r.Findings = fs
+	return r
 }
 
 // textLine renders "LEVEL CODE Object field: message — fix".

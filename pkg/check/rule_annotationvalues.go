@@ -31,7 +31,7 @@ func checkAnnotationValues(in *Input) []Finding {
 				continue
 			}
 			fs = append(fs, newFinding(AnnotationPastedKV, objectRef(kind, namespace, name), annotationField(k),
-				fmt.Sprintf("the value %q contains a pasted key and separator: the controller reads the whole string as the value, finds it invalid and falls back to its default", v),
+				fmt.Sprintf("the value %s contains a pasted key and separator: the controller reads the whole string as the value, finds it invalid and falls back to its default", quote(v)),
 				fmt.Sprintf("set the value alone, e.g. %s: %q", k, expectedValue(in, k))))
 		}
 	}

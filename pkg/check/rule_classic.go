@@ -26,7 +26,7 @@ func checkClassic(in *Input) []Finding {
 			fmt.Sprintf("no ssl-services entry has ssl-service=%s: the ALB speaks plain HTTP to the gateway's TLS port", p.GatewayService), fix)}
 	case svc["ssl-secret"] != p.ClientSecret:
 		return []Finding{newFinding(ClassicSSLServicesWrong, obj, field,
-			fmt.Sprintf("the entry for %s has ssl-secret=%q, not --client-secret %q: the ALB presents another client certificate, or none", p.GatewayService, svc["ssl-secret"], p.ClientSecret), fix)}
+			fmt.Sprintf("the entry for %s has ssl-secret=%s, not --client-secret %q: the ALB presents another client certificate, or none", p.GatewayService, quote(svc["ssl-secret"]), p.ClientSecret), fix)}
 	}
 	return nil
 }

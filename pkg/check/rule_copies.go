@@ -56,7 +56,7 @@ func checkCopies(in *Input) []Finding {
 		}
 		if !slices.Contains(sources, src) {
 			fs = append(fs, newFinding(code, secretRef(sec), annotationField(chain.AnnotationSource),
-				fmt.Sprintf("%s was copied from %s, which is not this chain's source (%s)", what, src, joinQuoted(sources)),
+				fmt.Sprintf("%s was copied from %s, which is not this chain's source (%s)", what, quote(src), joinQuoted(sources)),
 				"re-run kubectl albistio secrets with this chain's parameters"))
 			return
 		}

@@ -39,7 +39,7 @@ func checkGateway(in *Input) []Finding {
 	field := fmt.Sprintf("spec.servers[%d]", i)
 	if proto := server.GetPort().GetProtocol(); !strings.EqualFold(proto, "HTTPS") {
 		return []Finding{newFinding(GatewayNotHTTPS, obj, field+".port.protocol",
-			fmt.Sprintf("the server's protocol is %q, so the gateway does not terminate TLS there and the ALB's handshake fails", proto),
+			fmt.Sprintf("the server's protocol is %s, so the gateway does not terminate TLS there and the ALB's handshake fails", quote(proto)),
 			"set the protocol to HTTPS (re-run kubectl albistio gateway)")}
 	}
 	var fs []Finding
@@ -62,12 +62,12 @@ func checkGateway(in *Input) []Finding {
 	}
 	if tls.GetCredentialName() != p.GatewaySecret && !slices.Contains(tls.GetCredentialNames(), p.GatewaySecret) {
 		fs = append(fs, newFinding(GatewayCredentialWrong, obj, field+".tls.credentialName",
-			fmt.Sprintf("credentialName is %q, not the gateway's secret %q, so the gateway presents another certificate and takes its client CA from %q-cacert", tls.GetCredentialName(), p.GatewaySecret, tls.GetCredentialName()),
+			fmt.Sprintf("credentialName is %s, not the gateway's secret %q, so the gateway presents another certificate and takes its client CA from %s-cacert", quote(tls.GetCredentialName()), p.GatewaySecret, quote(tls.GetCredentialName())),
 			"set credentialName to --gateway-secret (re-run kubectl albistio gateway)"))
 	}
 	if ca := tls.GetCaCertCredentialName(); ca != "" && ca != p.CACertSecret() {
 		fs = append(fs, newFinding(GatewayClientCAOther, obj, field+".tls.caCertCredentialName",
-			fmt.Sprintf("caCertCredentialName is %q: Istio verifies client certificates with the CA in that Secret or ConfigMap, not with %q, which the plugin keeps in step with the ALB's client certificate; check does not read it, so whether the gateway trusts the ALB was not verified", ca, p.CACertSecret()),
+			fmt.Sprintf("caCertCredentialName is %s: Istio verifies client certificates with the CA in that Secret or ConfigMap, not with %q, which the plugin keeps in step with the ALB's client certificate; check does not read it, so whether the gateway trusts the ALB was not verified", quote(ca), p.CACertSecret()),
 			fmt.Sprintf("remove caCertCredentialName (kubectl albistio gateway does not set it) or set it to %s", p.CACertSecret())))
 	}
 	hosts := gatewayHosts(server.GetHosts())

@@ -29,7 +29,7 @@ func checkGatewayWorkload(in *Input) []Finding {
 		if s.Gateway != nil {
 			if sel := s.Gateway.Spec.GetSelector(); len(sel) > 0 && !selectsAny(sel, pods) {
 				fs = append(fs, newFinding(GatewaySelectorNoMatch, objectRef("Gateway", s.Gateway.Namespace, s.Gateway.Name), "spec.selector",
-					fmt.Sprintf("the selector %s matches none of the gateway pods (%s), so no Envoy serves this Gateway", chain.FormatSelector(sel), podNames(pods)),
+					fmt.Sprintf("the selector %s matches none of the gateway pods (%s), so no Envoy serves this Gateway", quote(chain.FormatSelector(sel)), podNames(pods)),
 					"set the Gateway's selector to the gateway pods' labels (re-run kubectl albistio gateway with --gateway-selector)"))
 			}
 		}

@@ -168,8 +168,8 @@ func ingressClassFinding(in *Input, ing *networkingv1.Ingress, obj string) (Find
 			return Finding{}, false
 		}
 		return newFinding(IngressClassWrong, obj, field,
-			fmt.Sprintf("the class %q belongs to controller %s, not to the %s ALB (%s) whose annotations the Ingress carries", name, ic.Spec.Controller, in.Params.Flavor, want), fix), true
+			fmt.Sprintf("the class %s belongs to controller %s, not to the %s ALB (%s) whose annotations the Ingress carries", quote(name), ic.Spec.Controller, in.Params.Flavor, want), fix), true
 	}
 	return newFinding(IngressClassWrong, obj, field,
-		fmt.Sprintf("no IngressClass %q exists, so no ALB serves the Ingress", name), fix), true
+		fmt.Sprintf("no IngressClass %s exists, so no ALB serves the Ingress", quote(name)), fix), true
 }

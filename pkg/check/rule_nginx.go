@@ -32,7 +32,7 @@ func checkNginx(in *Input) []Finding {
 	if v, set := a[render.NginxBackendProtocol]; !pastedKV(v) && !strings.EqualFold(strings.TrimSpace(v), "HTTPS") {
 		msg := "backend-protocol is not set, so ingress-nginx speaks plain HTTP to the gateway's TLS port and the gateway resets the connection (502)"
 		if set {
-			msg = fmt.Sprintf("backend-protocol is %q, not HTTPS, so ingress-nginx speaks it (or, for an unknown value, plain HTTP) to the gateway's TLS port (502)", v)
+			msg = fmt.Sprintf("backend-protocol is %s, not HTTPS, so ingress-nginx speaks it (or, for an unknown value, plain HTTP) to the gateway's TLS port (502)", quote(v))
 		}
 		add(NginxNotHTTPS, render.NginxBackendProtocol, msg, `set it to "HTTPS" (`+fixIngress+")")
 	}
@@ -48,16 +48,16 @@ func checkNginx(in *Input) []Finding {
 				fmt.Sprintf("set it to %q (%s)", want, fixIngress))
 		case !ok:
 			add(NginxSSLSecretInvalid, render.NginxProxySSLSecret,
-				fmt.Sprintf("proxy-ssl-secret is %q, not \"namespace/name\": ingress-nginx denies the location, and every chain path answers 503", v),
+				fmt.Sprintf("proxy-ssl-secret is %s, not \"namespace/name\": ingress-nginx denies the location, and every chain path answers 503", quote(v)),
 				fmt.Sprintf("set it to %q (%s)", want, fixIngress))
 		case ns != ing.Namespace:
 			add(NginxSSLSecretCrossNS, render.NginxProxySSLSecret,
-				fmt.Sprintf("proxy-ssl-secret %q is in namespace %s, not the Ingress's %s: ingress-nginx refuses it (\"cross namespace secrets are not supported\") and denies the location (503)", v, ns, ing.Namespace),
+				fmt.Sprintf("proxy-ssl-secret %s is in namespace %s, not the Ingress's %s: ingress-nginx refuses it (\"cross namespace secrets are not supported\") and denies the location (503)", quote(v), quote(ns), ing.Namespace),
 				fmt.Sprintf("set it to %q; kubectl albistio secrets writes the client secret next to the Ingress", want))
 		case name != p.ClientSecret:
 			add(NginxSSLSecretOther, render.NginxProxySSLSecret,
-				fmt.Sprintf("proxy-ssl-secret names %q, but check verified --client-secret %q; the ALB presents a certificate check did not look at", v, p.ClientSecret),
-				fmt.Sprintf("set --client-secret=%s to check the secret the ALB uses, or point the annotation at %q", name, want))
+				fmt.Sprintf("proxy-ssl-secret names %s, but check verified --client-secret %q; the ALB presents a certificate check did not look at", quote(v), p.ClientSecret),
+				fmt.Sprintf("set --client-secret=%s to check the secret the ALB uses, or point the annotation at %q", quote(name), want))
 		}
 	}
 
@@ -74,7 +74,7 @@ func checkNginx(in *Input) []Finding {
 				`set it to "on" (`+fixIngress+")")
 		default:
 			add(NginxVerifyInvalid, render.NginxProxySSLVerify,
-				fmt.Sprintf("proxy-ssl-verify is %q; ingress-nginx accepts only \"on\" and \"off\" and silently treats anything else as off, so the gateway's certificate is not verified", v),
+				fmt.Sprintf("proxy-ssl-verify is %s; ingress-nginx accepts only \"on\" and \"off\" and silently treats anything else as off, so the gateway's certificate is not verified", quote(v)),
 				`set it to "on" (`+fixIngress+")")
 		}
 	}
@@ -82,7 +82,7 @@ func checkNginx(in *Input) []Finding {
 	if v, set := a[render.NginxProxySSLServerName]; !pastedKV(v) && v != "on" {
 		msg := "proxy-ssl-server-name is not set and defaults to off"
 		if set {
-			msg = fmt.Sprintf("proxy-ssl-server-name is %q, which ingress-nginx reads as off (only \"on\" turns it on)", v)
+			msg = fmt.Sprintf("proxy-ssl-server-name is %s, which ingress-nginx reads as off (only \"on\" turns it on)", quote(v))
 		}
 		add(NginxSNIOff, render.NginxProxySSLServerName,
 			msg+": nginx sends the SNI \"upstream_balancer\", no filter chain of the gateway matches it, and Envoy resets the connection (ingress-nginx#3427)",

@@ -29,6 +29,6 @@ func checkPrivateCA(in *Input) []Finding {
 	}
 	s := in.Snapshot
 	return []Finding{newFinding(PrivateCAUntrusted, secretRef(s.CASecret), dataField(corev1.TLSCertKey),
-		fmt.Sprintf("the private CA %q (serial %s) is not among the CAs the gateway verifies client certificates with (%s): the next client certificate issued from it will be refused", ca.Subject, ca.SerialNumber.Text(16), secretRef(from)),
+		fmt.Sprintf("the private CA %s (serial %s) is not among the CAs the gateway verifies client certificates with (%s): the next client certificate issued from it will be refused", quote(ca.Subject.String()), ca.SerialNumber.Text(16), secretRef(from)),
 		"re-run kubectl albistio secrets: it writes the stored CA into the gateway's -cacert")}
 }

@@ -30,13 +30,13 @@ func checkServerName(in *Input) []Finding {
 	if gw := in.gatewayPair(); gw != nil {
 		if leaf := gw.Leaf(); certs.CheckCovers(leaf, sn.name) != nil {
 			fs = append(fs, newFinding(ServerNameNotInCert, sn.object, sn.field,
-				fmt.Sprintf("the ALB verifies the gateway's certificate for %q, and that certificate is valid for %s only: verification fails and the ALB answers 502", sn.name, joinQuoted(leaf.DNSNames)), fix))
+				fmt.Sprintf("the ALB verifies the gateway's certificate for %s, and that certificate is valid for %s only: verification fails and the ALB answers 502", quote(sn.name), joinQuoted(leaf.DNSNames)), fix))
 		}
 	}
 	if gw := in.Snapshot.Gateway; gw != nil {
 		if server, _ := chainServer(gw, in); server != nil && !hostListed(gatewayHosts(server.GetHosts()), sn.name) {
 			fs = append(fs, newFinding(ServerNameNotOnGateway, sn.object, sn.field,
-				fmt.Sprintf("the ALB sends the SNI %q, which is not among the Gateway's hosts %s: Envoy has no filter chain for it and resets the connection", sn.name, joinQuoted(server.GetHosts())), fix))
+				fmt.Sprintf("the ALB sends the SNI %s, which is not among the Gateway's hosts %s: Envoy has no filter chain for it and resets the connection", quote(sn.name), joinQuoted(server.GetHosts())), fix))
 		}
 	}
 	return fs

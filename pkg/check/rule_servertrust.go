@@ -77,7 +77,7 @@ func configuredDepth(in *Input) (verifyDepth, bool) {
 		case pastedKV(raw):
 			return verifyDepth{}, false
 		case err != nil || n == 0:
-			d.said = fmt.Sprintf("%q is not a positive number, so ingress-nginx verifies to depth 1", raw)
+			d.said = fmt.Sprintf("%s is not a positive number, so ingress-nginx verifies to depth 1", quote(raw))
 		default:
 			d.value = n
 			d.said = fmt.Sprintf("the ALB verifies to depth %d", n)

@@ -33,7 +33,7 @@ func checkTraefik(in *Input) []Finding {
 		if v := svc.Annotations[render.TraefikServiceTransport]; !pastedKV(v) && v != want {
 			msg := "the Service has no " + render.TraefikServiceTransport + " annotation, so Traefik uses its default transport: no client certificate, and the gateway refuses the handshake"
 			if v != "" {
-				msg = fmt.Sprintf("the annotation names %q, not the chain's ServersTransport %q", v, want)
+				msg = fmt.Sprintf("the annotation names %s, not the chain's ServersTransport %q", quote(v), want)
 			}
 			fs = append(fs, newFinding(TraefikServiceNoLink, obj, annotationField(render.TraefikServiceTransport), msg, fmt.Sprintf("set it to %q (%s)", want, fixIngress)))
 		}
@@ -41,7 +41,7 @@ func checkTraefik(in *Input) []Finding {
 			scheme := svc.Annotations[render.TraefikServiceServerScheme]
 			if sp.Port != 443 && !strings.HasPrefix(sp.Name, "https") && !strings.EqualFold(scheme, "https") {
 				fs = append(fs, newFinding(TraefikSchemeHTTP, obj, annotationField(render.TraefikServiceServerScheme),
-					fmt.Sprintf("port %d is not 443, its name %q does not start with \"https\" and serversscheme is %q: Traefik speaks plain HTTP to the gateway's TLS port", sp.Port, sp.Name, scheme),
+					fmt.Sprintf("port %d is not 443, its name %q does not start with \"https\" and serversscheme is %s: Traefik speaks plain HTTP to the gateway's TLS port", sp.Port, sp.Name, quote(scheme)),
 					fmt.Sprintf("set %s: https (%s)", render.TraefikServiceServerScheme, fixIngress)))
 			}
 		}
@@ -77,7 +77,7 @@ func checkTraefik(in *Input) []Finding {
 	if ing := s.Ingress; ing != nil {
 		v := ing.Annotations[render.TraefikRouterTLS]
 		if on, err := strconv.ParseBool(strings.TrimSpace(v)); !pastedKV(v) && (err != nil || !on) {
-			state := fmt.Sprintf("is %q", v)
+			state := fmt.Sprintf("is %s", quote(v))
 			if v == "" {
 				state = "is not set"
 			}

@@ -55,7 +55,7 @@ func checkValidity(in *Input) []Finding {
 		// with the problem: that is the one to replace.
 		reported := map[Code]int{}
 		for i, c := range chain {
-			what := fmt.Sprintf("certificate %q (%s)", c.Subject.CommonName, position(i, len(chain)))
+			what := fmt.Sprintf("certificate %s (%s)", quote(c.Subject.CommonName), position(i, len(chain)))
 			var f Finding
 			switch {
 			case in.Now.After(c.NotAfter):
@@ -72,7 +72,7 @@ func checkValidity(in *Input) []Finding {
 				continue
 			}
 			if n, ok := reported[f.Code]; ok {
-				fs[n].Message += fmt.Sprintf("; the same holds for certificate %q", c.Subject.CommonName)
+				fs[n].Message += fmt.Sprintf("; the same holds for certificate %s", quote(c.Subject.CommonName))
 				continue
 			}
 			reported[f.Code] = len(fs)

@@ -42,7 +42,7 @@ func checkVirtualService(in *Input) []Finding {
 				}
 				if !intersectsAny(h, gwHosts) {
 					fs = append(fs, newFinding(VirtualServiceHostOff, obj, fmt.Sprintf("spec.hosts[%d]", i),
-						fmt.Sprintf("the host %q is not among the Gateway's hosts %s, so Istio ignores it on that gateway (istioctl analyze: IST0132)", h, joinQuoted(server.GetHosts())),
+						fmt.Sprintf("the host %s is not among the Gateway's hosts %s, so Istio ignores it on that gateway (istioctl analyze: IST0132)", quote(h), joinQuoted(server.GetHosts())),
 						"add the host to the Gateway, or remove it from the VirtualService"))
 				}
 			}
@@ -83,7 +83,7 @@ func checkDestination(in *Input, obj, field string, d *istionet.Destination) []F
 	}
 	if !namesService(d.GetHost(), p.Service, p.AppNamespace) {
 		return []Finding{newFinding(DestinationNotService, obj, field+".host",
-			fmt.Sprintf("the route sends the chain's path to %q, not to --service %s.%s, so check did not verify that destination", d.GetHost(), p.Service, p.AppNamespace),
+			fmt.Sprintf("the route sends the chain's path to %s, not to --service %s.%s, so check did not verify that destination", quote(d.GetHost()), p.Service, p.AppNamespace),
 			"pass --service and -n for the service the chain routes to, or fix the destination")}
 	}
 	if s.AppService == nil {

@@ -1,8 +1,9 @@
 package check
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/albistio/kubectl-albistio/pkg/internal/safetext"
 )
 
 // joinQuoted renders values as "a", "b" and "c" for messages.
@@ -17,11 +18,17 @@ func joinQuoted(values []string) string {
 	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
 }
 
-// quoteAll quotes each value.
+// quoteAll quotes each value, as quote does.
 func quoteAll(values []string) []string {
 	q := make([]string, len(values))
 	for i, v := range values {
-		q[i] = fmt.Sprintf("%q", v)
+		q[i] = quote(v)
 	}
 	return q
 }
+
+// quote is how a finding shows a value read from the cluster (annotation
+// values, hosts, selectors, secret contents): quoted with control and bidi
+// characters escaped, and shortened, since whoever can write the object can
+// put terminal escapes or pages of text in it. For ordinary values it is %q.
+func quote(v string) string { return safetext.Quote(v, safetext.DefaultMax) }

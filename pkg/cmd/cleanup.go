@@ -130,14 +130,14 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		var race *apply.RaceError
 		if !errors.As(err, &race) || attempt == maxPlans {
 			if err == nil && len(done) == 0 {
-				fmt.Fprintf(o.ErrOut, "No objects of chain %q found in namespaces %s and %s.\n", p.ChainKey(), p.IstioNamespace, p.AppNamespace)
+				say(o.ErrOut, "No objects of chain %q found in namespaces %s and %s.", p.ChainKey(), p.IstioNamespace, p.AppNamespace)
 			}
 			if err == nil {
 				o.noteNamespace(ctx, c)
 			}
 			return err
 		}
-		fmt.Fprintf(o.ErrOut, "%v: reading the hop again\n", race)
+		say(o.ErrOut, "%v: reading the hop again", race)
 	}
 }
 
@@ -150,7 +150,7 @@ func (o *CleanupOptions) noteNamespace(ctx context.Context, c *kube.Clients) {
 	if err != nil || ns == nil || ns.GetLabels()[chain.LabelManagedBy] != chain.FieldManager {
 		return
 	}
-	fmt.Fprintf(o.ErrOut, "keeping namespace %s, which setup --create-namespace created: delete it with kubectl delete namespace %s once nothing else runs there\n", p.AppNamespace, p.AppNamespace)
+	say(o.ErrOut, "keeping namespace %s, which setup --create-namespace created: delete it with kubectl delete namespace %s once nothing else runs there", p.AppNamespace, p.AppNamespace)
 }
 
 // findChain lists the chain's own objects by its labels: the Ingress in the
@@ -174,7 +174,7 @@ func (o *CleanupOptions) findChain(ctx context.Context, c *kube.Clients, istioVe
 		for i := range items {
 			u := &items[i]
 			if ok, why := apply.Deletable(u); !ok {
-				fmt.Fprintf(o.ErrOut, "keeping %s: %s\n", apply.Ref(u), why)
+				say(o.ErrOut, "keeping %s: %s", apply.Ref(u), why)
 				continue
 			}
 			found = append(found, target{gvr: t.gvr, obj: u})
@@ -209,14 +209,14 @@ func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVer
 	if len(users) > 0 {
 		if hop.Gateway != nil && registered {
 			if !apply.HasOurManager(hop.Gateway) {
-				fmt.Fprintf(o.ErrOut, "keeping %s as it is: the plugin does not manage it (managers: %s)\n", apply.Ref(hop.Gateway), apply.Managers(hop.Gateway))
+				say(o.ErrOut, "keeping %s as it is: the plugin does not manage it (managers: %s)", apply.Ref(hop.Gateway), apply.Managers(hop.Gateway))
 			} else if err := o.updateGateway(ctx, c, plan.GatewayWithout(hop.Gateway, p, rest), hop.Gateway); err != nil {
 				return err
 			} else {
 				*done = append(*done, apply.Ref(hop.Gateway))
 			}
 		}
-		fmt.Fprintf(o.ErrOut, "keeping the hop's shared objects (Gateway, client certificate, CA, copies): chains %s still use them\n", strings.Join(users, ", "))
+		say(o.ErrOut, "keeping the hop's shared objects (Gateway, client certificate, CA, copies): chains %s still use them", strings.Join(users, ", "))
 		return nil
 	}
 	var hopObjs []target
@@ -224,7 +224,7 @@ func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVer
 		if ok, why := apply.Deletable(hop.Gateway); ok {
 			hopObjs = append(hopObjs, target{gvr: gvr, obj: hop.Gateway})
 		} else {
-			fmt.Fprintf(o.ErrOut, "keeping %s: %s\n", apply.Ref(hop.Gateway), why)
+			say(o.ErrOut, "keeping %s: %s", apply.Ref(hop.Gateway), why)
 		}
 	}
 	manifest := p.Manifest()
@@ -257,7 +257,7 @@ func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVer
 	if !o.IncludeCA {
 		if ca, _ := p.Entry(chain.RolePrivateCA); ca.Name != "" {
 			if u, err := c.Get(ctx, kube.Secrets, ca.Namespace, ca.Name); err == nil && u != nil {
-				fmt.Fprintf(o.ErrOut, "keeping the private CA %s/%s (pass --include-ca to delete it)\n", ca.Namespace, ca.Name)
+				say(o.ErrOut, "keeping the private CA %s/%s (pass --include-ca to delete it)", ca.Namespace, ca.Name)
 			}
 		}
 	}
@@ -294,7 +294,7 @@ func (o *CleanupOptions) findHopObject(ctx context.Context, c *kube.Clients, e c
 		return nil, nil // not the plugin's at all: not even worth a word
 	}
 	if ok, why := apply.Deletable(u); !ok {
-		fmt.Fprintf(o.ErrOut, "keeping %s: %s\n", apply.Ref(u), why)
+		say(o.ErrOut, "keeping %s: %s", apply.Ref(u), why)
 		return nil, nil
 	}
 	return &target{gvr: gvr, obj: u}, nil

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -107,6 +106,6 @@ func (o *GatewayOptions) Run(ctx context.Context) error {
 		if !errors.As(err, &race) || attempt == maxPlans {
 			return err
 		}
-		fmt.Fprintf(o.ErrOut, "%v: planning again\n", race)
+		say(o.ErrOut, "%v: planning again", race)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	// IKS kubeconfigs authenticate with OIDC or an exec plugin.
 	_ "k8s.io/client-go/plugin/pkg/client/auth/oidc"
 
+	"github.com/albistio/kubectl-albistio/pkg/internal/safetext"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
 )
 
@@ -98,7 +99,10 @@ func Execute(args []string, streams genericiooptions.IOStreams) int {
 	if !strings.HasPrefix(msg, "error: ") {
 		msg = "error: " + msg
 	}
-	fmt.Fprintln(streams.ErrOut, msg)
+	// Errors quote the values they echo, but one that embeds raw input
+	// (a flag name, a parser's message) must not reach the terminal as
+	// escape sequences either.
+	fmt.Fprintln(streams.ErrOut, safetext.Clean(msg))
 	return exitCode(err)
 }
 

@@ -102,14 +102,14 @@ func (o *SecretsOptions) Run(ctx context.Context) error {
 			return err
 		}
 		for _, n := range planned.notes {
-			fmt.Fprintln(o.ErrOut, n)
+			say(o.ErrOut, "%s", n)
 		}
 		err = o.applyGuarded(ctx, c, o.Out, planned.objects, planned.guards)
 		var race *apply.RaceError
 		if !errors.As(err, &race) || attempt == maxPlans {
 			return err
 		}
-		fmt.Fprintf(o.ErrOut, "%v: planning again\n", race)
+		say(o.ErrOut, "%v: planning again", race)
 	}
 }
 

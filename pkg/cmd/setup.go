@@ -116,7 +116,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 		if !errors.As(err, &race) || attempt == maxPlans {
 			return err
 		}
-		fmt.Fprintf(o.ErrOut, "%v: planning again\n", race)
+		say(o.ErrOut, "%v: planning again", race)
 	}
 }
 
@@ -154,7 +154,7 @@ func (o *SetupOptions) runOnce(ctx context.Context, c *kube.Clients) error {
 		}
 	}
 	if len(changing) == 0 {
-		fmt.Fprintf(o.ErrOut, "The chain %q is up to date: nothing to write.\n", o.Params.Name)
+		say(o.ErrOut, "The chain %q is up to date: nothing to write.", o.Params.Name)
 	} else {
 		fmt.Fprintln(o.ErrOut, "Plan:")
 		for _, r := range changing {
@@ -162,7 +162,7 @@ func (o *SetupOptions) runOnce(ctx context.Context, c *kube.Clients) error {
 			if r.Op == apply.Configured {
 				verb = "update"
 			}
-			fmt.Fprintf(o.ErrOut, "  %s %s\n", verb, apply.Ref(r.Object))
+			say(o.ErrOut, "  %s %s", verb, apply.Ref(r.Object))
 		}
 		write := &apply.Applier{Clients: c, DryRun: apply.DryRunNone, Force: o.Force, Guards: guards}
 		results, err := write.Apply(ctx, objectsOf(objs, changing))
@@ -271,7 +271,7 @@ func (o *SetupOptions) render(ctx context.Context, c *kube.Clients) (render.Obje
 		return nil, nil, nil, err
 	}
 	for _, n := range secrets.notes {
-		fmt.Fprintln(o.ErrOut, n)
+		say(o.ErrOut, "%s", n)
 	}
 	hop, err := plan.ReadHop(ctx, c, p, istioVersion)
 	if err != nil {
@@ -308,7 +308,7 @@ func (o *SetupOptions) waitForGatewaySecret(ctx context.Context, c *kube.Clients
 		}
 		if s != nil {
 			if attempt > 0 {
-				fmt.Fprintf(o.ErrOut, "gateway secret %s/%s is there\n", p.IstioNamespace, p.GatewaySecret)
+				say(o.ErrOut, "gateway secret %s/%s is there", p.IstioNamespace, p.GatewaySecret)
 			}
 			return nil
 		}
@@ -316,7 +316,7 @@ func (o *SetupOptions) waitForGatewaySecret(ctx context.Context, c *kube.Clients
 		if left <= 0 {
 			return kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("gave up after %s waiting for the gateway secret %s/%s: check ibmcloud ks nlb-dns ls --cluster <name> (the certificate status must be \"enabled\") and re-run", o.Timeout, p.IstioNamespace, p.GatewaySecret))
 		}
-		fmt.Fprintf(o.ErrOut, "waiting for IKS to create the gateway secret %s/%s (%s left)\n", p.IstioNamespace, p.GatewaySecret, left.Round(time.Second))
+		say(o.ErrOut, "waiting for IKS to create the gateway secret %s/%s (%s left)", p.IstioNamespace, p.GatewaySecret, left.Round(time.Second))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
