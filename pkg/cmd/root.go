@@ -68,6 +68,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdCheck(configFlags, streams),
 		NewCmdSetup(configFlags, streams),
 		NewCmdCleanup(configFlags, streams),
+		NewCmdRBAC(configFlags, streams),
 	)
 	return root
 }
