@@ -308,7 +308,7 @@ func (a *Applier) partial(done []Result, failed planned, err error) error {
 	if len(names) == 0 {
 		return err
 	}
-	return kube.WithCode(kube.ExitPartial, fmt.Errorf("%w\nwritten before the failure: %s; not written: %s and what follows it. Re-run the same command to converge",
+	return kube.WithCode(kube.ExitPartial, fmt.Errorf("%w\nwritten before the failure: %s; not confirmed written: %s and what follows it. Re-run the same command to converge",
 		err, strings.Join(names, ", "), Ref(failed.obj)))
 }
 

@@ -57,6 +57,9 @@ type Finding struct {
 	Message string `json:"message"`
 	// Fix says, in one line, what to do about it.
 	Fix string `json:"fix,omitempty"`
+	// Docs is the code's entry in the reference (DocsLink): why it
+	// happens, how to see it, and the fix at more length.
+	Docs string `json:"docs,omitempty"`
 }
 
 // newFinding builds a finding whose level is the code's level in the catalog,
@@ -67,7 +70,7 @@ func newFinding(code Code, object, field, message, fix string) Finding {
 		// Rules only use declared constants; the meta-test enforces it.
 		panic(fmt.Sprintf("check: finding with undeclared code %s", code))
 	}
-	return Finding{Code: code, Level: info.Level, Object: object, Field: field, Message: message, Fix: fix}
+	return Finding{Code: code, Level: info.Level, Object: object, Field: field, Message: message, Fix: fix, Docs: DocsLink(code)}
 }
 
 // objectRef names an object as "Kind namespace/name".
@@ -96,11 +99,19 @@ func Sort(fs []Finding) {
 	})
 }
 
-// Summary counts findings per level.
+// Summary counts the findings of a report per level, and those left out
+// of it.
 type Summary struct {
 	Errors   int `json:"errors"`
 	Warnings int `json:"warnings"`
 	Info     int `json:"info"`
+	// Suppressed counts the findings --suppress silenced: they are not
+	// listed, not counted above, and do not fail the run.
+	Suppressed int `json:"suppressed"`
+	// BelowOutputThreshold counts the findings under --output-threshold:
+	// not listed and not counted above, but --failure-threshold still
+	// judges them.
+	BelowOutputThreshold int `json:"belowOutputThreshold"`
 }
 
 // Summarize counts fs per level.
@@ -119,7 +130,9 @@ func Summarize(fs []Finding) Summary {
 	return s
 }
 
-// String reads "2 errors, 1 warning, 0 info".
+// String reads "2 errors, 1 warning, 0 info", followed by ", 1 suppressed"
+// and ", 3 below --output-threshold" when findings were left out, so that
+// a short report never looks cleaner than the chain is.
 func (s Summary) String() string {
 	plural := func(n int, word string) string {
 		if n == 1 {
@@ -127,7 +140,14 @@ func (s Summary) String() string {
 		}
 		return fmt.Sprintf("%d %ss", n, word)
 	}
-	return fmt.Sprintf("%s, %s, %d info", plural(s.Errors, "error"), plural(s.Warnings, "warning"), s.Info)
+	out := fmt.Sprintf("%s, %s, %d info", plural(s.Errors, "error"), plural(s.Warnings, "warning"), s.Info)
+	if s.Suppressed > 0 {
+		out += fmt.Sprintf(", %d suppressed", s.Suppressed)
+	}
+	if s.BelowOutputThreshold > 0 {
+		out += fmt.Sprintf(", %d below --output-threshold", s.BelowOutputThreshold)
+	}
+	return out
 }
 
 // Reaching counts the findings at threshold or worse.

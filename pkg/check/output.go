@@ -48,8 +48,14 @@ func (r Report) Write(w io.Writer, format string, color bool) error {
 		b.WriteString(textLine(f, color))
 		b.WriteByte('\n')
 	}
-	if len(r.Findings) == 0 {
+	switch {
+	case len(r.Findings) == 0 && r.Summary.Suppressed+r.Summary.BelowOutputThreshold > 0:
+		// Something was found and left out on request: "no problems" would be untrue.
+		b.WriteString("No problems shown.\n")
+	case len(r.Findings) == 0:
 		b.WriteString("No problems found.\n")
+	default:
+		b.WriteString("Each code is explained at " + DocsURL + "\n")
 	}
 	b.WriteString(r.Summary.String())
 	b.WriteByte('\n')

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -42,24 +43,153 @@ const (
 	MaxRequests = Requests + 2
 )
 
+// readParallelism bounds how many of Read's requests are in flight at once.
+// Read makes about a dozen, most of them independent: issuing them together
+// turns a dozen round trips into two or three, while the bound keeps one
+// check from taking more than a fair share of the API server's
+// max-in-flight budget (or of client-go's HTTP/2 streams) in a cluster that
+// other clients also talk to.
+const readParallelism = 8
+
+// The steps of a Read in the order in which it used to issue them one after
+// the other. Requests now run concurrently, but an error is still reported
+// as that sequence would have: the one of the lowest step wins, so the same
+// failure gives the same error (and exit code) however the requests raced.
+// A step only ever waits for steps before it, which keeps that order a
+// valid sequential one.
+const (
+	stepIngressClasses = iota
+	stepOwnedSecrets
+	stepALBSecret
+	stepGatewaySecret
+	stepClientSecret
+	stepCACert
+	stepCASecret
+	stepIngress
+	stepIngressTLSSecret
+	stepGateway // the Gateway at v1, and when v1 is not served discovery and the Gateway again
+	stepVirtualService
+	stepGatewayService
+	stepGatewayPods
+	stepAppNamespace
+	stepAppService
+	stepBackendService
+	stepServersTransport
+)
+
 // Read takes a Snapshot of the chain p describes. It needs only get and list
 // permissions. When p.Flavor is auto, Read resolves it from the
 // IngressClasses it reads (setting p.Flavor and, if empty, p.IngressClass)
 // or records why it could not in Snapshot.FlavorError. Errors are API
 // failures (forbidden, unreachable); absent objects are not errors but nil
 // fields, which the rules report.
+//
+// The requests are the ones a sequential read makes, issued concurrently
+// (at most readParallelism at once) wherever one does not depend on
+// another's answer: the secrets of the Istio namespace wait for the LIST
+// that may already bring them, the private CA for the client secret that
+// says whether it is used, the Ingress's TLS secret for the Ingress, the
+// VirtualService for the Gateway (whose answer gives the Istio version), and
+// Traefik's objects for the IngressClasses that resolve the flavor.
 func Read(ctx context.Context, api API, p *chain.Params) (*Snapshot, error) {
-	r := &reader{ctx: ctx, api: api}
-	s := &Snapshot{}
+	return read(ctx, api, p, readParallelism)
+}
 
-	classes, err := api.List(ctx, kube.IngressClasses, "", "")
-	if err != nil {
-		return nil, err
+func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snapshot, error) {
+	r := &reader{ctx: ctx, api: api, slots: make(chan struct{}, parallelism), ownedNamespace: p.IstioNamespace}
+	s := &Snapshot{}
+	ns := p.IstioNamespace
+
+	// Reads that others wait for go first, so that they get the first slots.
+	owned := r.async(func() { r.readOwnedSecrets() })
+	classes := r.async(func() { r.readIngressClasses(s, p) })
+	ingress := r.async(func() {
+		s.Ingress = getInto[networkingv1.Ingress](r, stepIngress, kube.Ingresses, ns, p.IngressName)
+	})
+	r.async(func() { r.readIstio(s, p) })
+	albSecret := r.async(func() { s.ALBSecret = r.secret(stepALBSecret, owned, p.ALBSecretNamespace, p.ALBSecret) })
+	client := r.async(func() { s.ClientSecret = r.secret(stepClientSecret, owned, ns, p.ClientSecret) })
+	r.async(func() { s.GatewaySecret = r.secret(stepGatewaySecret, owned, ns, p.GatewaySecret) })
+	r.async(func() { s.CACert = r.secret(stepCACert, owned, ns, p.CACertSecret()) })
+	r.async(func() {
+		<-client
+		if usesPrivateCA(s.ClientSecret, p) {
+			s.CASecret = r.secret(stepCASecret, owned, ns, p.CASecret)
+		}
+	})
+	r.async(func() {
+		<-ingress
+		tlsName := ingressTLSSecretName(s.Ingress, p)
+		if ns == p.ALBSecretNamespace && tlsName == p.ALBSecret {
+			<-albSecret
+			s.IngressTLSSecret = s.ALBSecret
+			return
+		}
+		s.IngressTLSSecret = r.secret(stepIngressTLSSecret, owned, ns, tlsName)
+	})
+	r.async(func() {
+		s.GatewayService = getInto[corev1.Service](r, stepGatewayService, kube.Services, ns, p.GatewayService)
+	})
+	if len(p.GatewaySelector) > 0 {
+		selector := p.SelectorString()
+		r.async(func() {
+			for _, u := range r.list(stepGatewayPods, kube.Pods, ns, selector) {
+				var pod corev1.Pod
+				if !r.convert(stepGatewayPods, &u, &pod) {
+					return
+				}
+				s.GatewayPods = append(s.GatewayPods, pod)
+			}
+		})
+	}
+	r.async(func() {
+		s.AppNamespace = getInto[corev1.Namespace](r, stepAppNamespace, kube.Namespaces, "", p.AppNamespace)
+	})
+	r.async(func() {
+		s.AppService = getInto[corev1.Service](r, stepAppService, kube.Services, p.AppNamespace, p.Service)
+	})
+	// Traefik's objects only once the flavor is known: --alb-flavor=auto is
+	// resolved from the IngressClasses.
+	r.async(func() {
+		<-classes
+		if p.Flavor == chain.FlavorTraefik {
+			s.BackendService = getInto[corev1.Service](r, stepBackendService, kube.Services, ns, p.BackendService())
+		}
+	})
+	r.async(func() {
+		<-classes
+		if p.Flavor != chain.FlavorTraefik {
+			return
+		}
+		if u := r.get(stepServersTransport, kube.ServersTransport, ns, p.TransportName()); u != nil {
+			st := &ServersTransport{Namespace: u.GetNamespace(), Name: u.GetName()}
+			if spec, ok := u.Object["spec"]; ok {
+				r.convertJSON(stepServersTransport, spec, &st.Spec)
+			}
+			s.ServersTransport = st
+		}
+	})
+	r.wg.Wait()
+	if r.err != nil {
+		return nil, r.err
+	}
+	return s, nil
+}
+
+// readIngressClasses reads the cluster's IngressClasses and, for
+// --alb-flavor=auto, resolves the flavor from them.
+func (r *reader) readIngressClasses(s *Snapshot, p *chain.Params) {
+	var classes []unstructured.Unstructured
+	if !r.call(stepIngressClasses, func() (err error) {
+		classes, err = r.api.List(r.ctx, kube.IngressClasses, "", "")
+		return err
+	}) {
+		return
 	}
 	for i := range classes {
 		var ic networkingv1.IngressClass
-		if err := fromUnstructured(&classes[i], &ic); err != nil {
-			return nil, err
+		if !r.convert(stepIngressClasses, &classes[i], &ic) {
+			return
 		}
 		s.IngressClasses = append(s.IngressClasses, ic)
 	}
@@ -74,52 +204,6 @@ func Read(ctx context.Context, api API, p *chain.Params) (*Snapshot, error) {
 			}
 		}
 	}
-
-	r.readOwnedSecrets(p.IstioNamespace)
-	s.ALBSecret = r.secret(p.ALBSecretNamespace, p.ALBSecret)
-	s.GatewaySecret = r.secret(p.IstioNamespace, p.GatewaySecret)
-	s.ClientSecret = r.secret(p.IstioNamespace, p.ClientSecret)
-	s.CACert = r.secret(p.IstioNamespace, p.CACertSecret())
-	if usesPrivateCA(s.ClientSecret, p) {
-		s.CASecret = r.secret(p.IstioNamespace, p.CASecret)
-	}
-
-	s.Ingress = getInto[networkingv1.Ingress](r, kube.Ingresses, p.IstioNamespace, p.IngressName)
-	tlsName := ingressTLSSecretName(s.Ingress, p)
-	if p.IstioNamespace == p.ALBSecretNamespace && tlsName == p.ALBSecret {
-		s.IngressTLSSecret = s.ALBSecret
-	} else {
-		s.IngressTLSSecret = r.secret(p.IstioNamespace, tlsName)
-	}
-
-	r.readIstio(s, p)
-
-	s.GatewayService = getInto[corev1.Service](r, kube.Services, p.IstioNamespace, p.GatewayService)
-	if len(p.GatewaySelector) > 0 {
-		for _, u := range r.list(kube.Pods, p.IstioNamespace, p.SelectorString()) {
-			var pod corev1.Pod
-			if r.convert(&u, &pod) {
-				s.GatewayPods = append(s.GatewayPods, pod)
-			}
-		}
-	}
-	s.AppNamespace = getInto[corev1.Namespace](r, kube.Namespaces, "", p.AppNamespace)
-	s.AppService = getInto[corev1.Service](r, kube.Services, p.AppNamespace, p.Service)
-
-	if p.Flavor == chain.FlavorTraefik {
-		s.BackendService = getInto[corev1.Service](r, kube.Services, p.IstioNamespace, p.BackendService())
-		if u := r.get(kube.ServersTransport, p.IstioNamespace, p.TransportName()); u != nil {
-			st := &ServersTransport{Namespace: u.GetNamespace(), Name: u.GetName()}
-			if spec, ok := u.Object["spec"]; ok {
-				r.convertJSON(spec, &st.Spec)
-			}
-			s.ServersTransport = st
-		}
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	return s, nil
 }
 
 // readIstio reads the Gateway and VirtualService. It asks for the Gateway
@@ -128,21 +212,23 @@ func Read(ctx context.Context, api API, p *chain.Params) (*Snapshot, error) {
 // Only when v1 is not served does discovery say which version is (v1beta1,
 // read as such) or that Istio is not installed.
 func (r *reader) readIstio(s *Snapshot, p *chain.Params) {
-	if r.err != nil {
-		return
-	}
 	v1 := render.IstioVersions[0]
-	u, served, err := r.api.GetServed(r.ctx, kube.IstioResource(v1, "gateways"), p.IstioNamespace, p.GatewayName)
-	if err != nil {
-		r.err = err
+	var u *unstructured.Unstructured
+	var served bool
+	if !r.call(stepGateway, func() (err error) {
+		u, served, err = r.api.GetServed(r.ctx, kube.IstioResource(v1, "gateways"), p.IstioNamespace, p.GatewayName)
+		return err
+	}) {
 		return
 	}
 	if served {
 		s.IstioServed, s.IstioVersion = []string{v1}, v1
 	} else {
-		group, err := r.api.APIGroup(r.ctx, render.IstioGroup)
-		if err != nil {
-			r.err = err
+		var group *metav1.APIGroup
+		if !r.call(stepGateway, func() (err error) {
+			group, err = r.api.APIGroup(r.ctx, render.IstioGroup)
+			return err
+		}) {
 			return
 		}
 		if group == nil {
@@ -160,10 +246,10 @@ func (r *reader) readIstio(s *Snapshot, p *chain.Params) {
 		if s.IstioVersion == "" {
 			return // served, but only versions too old to read
 		}
-		u = r.get(kube.IstioResource(s.IstioVersion, "gateways"), p.IstioNamespace, p.GatewayName)
+		u = r.get(stepGateway, kube.IstioResource(s.IstioVersion, "gateways"), p.IstioNamespace, p.GatewayName)
 	}
-	s.Gateway = decode[istiov1.Gateway](r, u)
-	s.VirtualService = getInto[istiov1.VirtualService](r, kube.IstioResource(s.IstioVersion, "virtualservices"), p.AppNamespace, p.VirtualServiceName)
+	s.Gateway = decode[istiov1.Gateway](r, stepGateway, u)
+	s.VirtualService = getInto[istiov1.VirtualService](r, stepVirtualService, kube.IstioResource(s.IstioVersion, "virtualservices"), p.AppNamespace, p.VirtualServiceName)
 }
 
 // usesPrivateCA says whether the client identity comes from the plugin's
@@ -196,113 +282,175 @@ func ingressTLSSecretName(ing *networkingv1.Ingress, p *chain.Params) string {
 	return p.ALBSecret
 }
 
-// reader performs the requests of one Read and keeps the first error, so
-// the sequence of reads stays linear.
+// reader performs the requests of one Read, at most cap(slots) at once,
+// and keeps the error of the lowest step.
 type reader struct {
-	ctx context.Context
-	api API
-	err error
-	// owned are the plugin's secrets in ownedNamespace by name, from one
-	// LIST; nil when that LIST was not allowed.
+	ctx   context.Context
+	api   API
+	slots chan struct{}
+	wg    sync.WaitGroup
+
+	mu      sync.Mutex
+	err     error
+	errStep int
+
+	// owned are the plugin's secrets in ownedNamespace (the Istio
+	// namespace) by name, from one LIST; nil when that LIST was not
+	// allowed. Written before the LIST's task is done, read only after.
 	owned          map[string]*corev1.Secret
 	ownedNamespace string
 }
 
-// readOwnedSecrets reads the secrets the plugin wrote in namespace (the
-// client secret, -cacert, the CA and the ALB TLS copy) in one LIST selected
-// by the plugin's managed-by label. The API server filters by label, so no
-// other secret of that namespace (Istio's CA key, other hosts' credentials)
-// is ever sent to the plugin. A Role that grants get only (say, with
-// resourceNames) forbids the LIST; then each secret is read by name.
-func (r *reader) readOwnedSecrets(namespace string) {
-	if r.err != nil {
-		return
-	}
-	items, err := r.api.List(r.ctx, kube.Secrets, namespace, chain.LabelManagedBy+"="+chain.FieldManager)
-	if kube.IsForbidden(err) {
-		return
-	}
-	if err != nil {
-		r.err = err
-		return
-	}
-	r.owned, r.ownedNamespace = map[string]*corev1.Secret{}, namespace
-	for i := range items {
-		sec := new(corev1.Secret)
-		if !r.convert(&items[i], sec) {
-			return
-		}
-		r.owned[sec.Name] = sec
-	}
+// async runs task in its own goroutine and returns a channel closed when it
+// is done: tasks that need its result wait on that channel, which also
+// orders their reads of what it wrote.
+func (r *reader) async(task func()) <-chan struct{} {
+	done := make(chan struct{})
+	r.wg.Go(func() {
+		defer close(done)
+		task()
+	})
+	return done
 }
 
-func (r *reader) get(gvr schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
-	if r.err != nil || name == "" {
-		return nil
+// call performs one request of step in a free slot. It skips the request,
+// and returns false, when a step before this one has failed: Read returns
+// that error whatever this request would answer. A step waits only for
+// steps before it, so a skipped step never hides the error a sequential
+// read would have met first.
+func (r *reader) call(step int, request func() error) bool {
+	if r.failedBefore(step + 1) {
+		return false
 	}
-	u, err := r.api.Get(r.ctx, gvr, namespace, name)
-	if err != nil {
-		r.err = err
-		return nil
+	r.slots <- struct{}{}
+	defer func() { <-r.slots }()
+	// A slot may have taken a while; don't spend it on a lost cause.
+	if r.failedBefore(step + 1) {
+		return false
 	}
-	return u
-}
-
-func (r *reader) list(gvr schema.GroupVersionResource, namespace, selector string) []unstructured.Unstructured {
-	if r.err != nil {
-		return nil
-	}
-	items, err := r.api.List(r.ctx, gvr, namespace, selector)
-	if err != nil {
-		r.err = err
-		return nil
-	}
-	return items
-}
-
-// secret reads a secret by name unless the LIST of the plugin's own
-// secrets already brought it. A secret missing from that LIST may still
-// exist without the plugin's label (say, made by the walkthrough's kubectl
-// create), which the rules must see, so it is read by name.
-func (r *reader) secret(namespace, name string) *corev1.Secret {
-	if sec, ok := r.owned[name]; ok && namespace == r.ownedNamespace {
-		return sec
-	}
-	return getInto[corev1.Secret](r, kube.Secrets, namespace, name)
-}
-
-// getInto reads an object and converts it to T; absent objects are nil.
-func getInto[T any](r *reader, gvr schema.GroupVersionResource, namespace, name string) *T {
-	return decode[T](r, r.get(gvr, namespace, name))
-}
-
-// decode converts an object read to T; nil stays nil.
-func decode[T any](r *reader, u *unstructured.Unstructured) *T {
-	if u == nil {
-		return nil
-	}
-	out := new(T)
-	if !r.convert(u, out) {
-		return nil
-	}
-	return out
-}
-
-func (r *reader) convert(u *unstructured.Unstructured, into any) bool {
-	if err := fromUnstructured(u, into); err != nil {
-		r.err = err
+	if err := request(); err != nil {
+		r.fail(step, err)
 		return false
 	}
 	return true
 }
 
-func (r *reader) convertJSON(v any, into any) bool {
+// fail records err as step's failure, keeping the lowest step's.
+func (r *reader) fail(step int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil || step < r.errStep {
+		r.err, r.errStep = err, step
+	}
+}
+
+// failedBefore reports whether a step before step has failed.
+func (r *reader) failedBefore(step int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err != nil && r.errStep < step
+}
+
+// readOwnedSecrets reads the secrets the plugin wrote in the Istio
+// namespace (the client secret, -cacert, the CA and the ALB TLS copy) in one
+// LIST selected by the plugin's managed-by label. The API server filters by
+// label, so no other secret of that namespace (Istio's CA key, other hosts'
+// credentials) is ever sent to the plugin. A Role that grants get only (say,
+// with resourceNames) forbids the LIST; then each secret is read by name.
+func (r *reader) readOwnedSecrets() {
+	var items []unstructured.Unstructured
+	forbidden := false
+	if !r.call(stepOwnedSecrets, func() error {
+		var err error
+		items, err = r.api.List(r.ctx, kube.Secrets, r.ownedNamespace, chain.LabelManagedBy+"="+chain.FieldManager)
+		if kube.IsForbidden(err) {
+			forbidden = true
+			return nil
+		}
+		return err
+	}) || forbidden {
+		return
+	}
+	owned := map[string]*corev1.Secret{}
+	for i := range items {
+		sec := new(corev1.Secret)
+		if !r.convert(stepOwnedSecrets, &items[i], sec) {
+			return
+		}
+		owned[sec.Name] = sec
+	}
+	r.owned = owned
+}
+
+func (r *reader) get(step int, gvr schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
+	if name == "" {
+		return nil
+	}
+	var u *unstructured.Unstructured
+	r.call(step, func() (err error) {
+		u, err = r.api.Get(r.ctx, gvr, namespace, name)
+		return err
+	})
+	return u
+}
+
+func (r *reader) list(step int, gvr schema.GroupVersionResource, namespace, selector string) []unstructured.Unstructured {
+	var items []unstructured.Unstructured
+	r.call(step, func() (err error) {
+		items, err = r.api.List(r.ctx, gvr, namespace, selector)
+		return err
+	})
+	return items
+}
+
+// secret reads a secret by name unless the LIST of the plugin's own
+// secrets (owned, in the Istio namespace; wait for it) already brought it.
+// A secret missing from that LIST may still exist without the plugin's
+// label (say, made by the walkthrough's kubectl create), which the rules
+// must see, so it is read by name. Secrets of other namespaces cannot be in
+// the LIST and are read at once.
+func (r *reader) secret(step int, owned <-chan struct{}, namespace, name string) *corev1.Secret {
+	if namespace == r.ownedNamespace {
+		<-owned
+		if sec, ok := r.owned[name]; ok {
+			return sec
+		}
+	}
+	return getInto[corev1.Secret](r, step, kube.Secrets, namespace, name)
+}
+
+// getInto reads an object and converts it to T; absent objects are nil.
+func getInto[T any](r *reader, step int, gvr schema.GroupVersionResource, namespace, name string) *T {
+	return decode[T](r, step, r.get(step, gvr, namespace, name))
+}
+
+// decode converts an object read to T; nil stays nil.
+func decode[T any](r *reader, step int, u *unstructured.Unstructured) *T {
+	if u == nil {
+		return nil
+	}
+	out := new(T)
+	if !r.convert(step, u, out) {
+		return nil
+	}
+	return out
+}
+
+func (r *reader) convert(step int, u *unstructured.Unstructured, into any) bool {
+	if err := fromUnstructured(u, into); err != nil {
+		r.fail(step, err)
+		return false
+	}
+	return true
+}
+
+func (r *reader) convertJSON(step int, v any, into any) bool {
 	data, err := json.Marshal(v)
 	if err == nil {
 		err = json.Unmarshal(data, into)
 	}
 	if err != nil {
-		r.err = fmt.Errorf("cannot read the ServersTransport's spec: %w", err)
+		r.fail(step, fmt.Errorf("cannot read the ServersTransport's spec: %w", err))
 		return false
 	}
 	return true

@@ -162,7 +162,8 @@ func TestReportEscapesControls(t *testing.T) {
 	if err := NewReport([]Finding{forged}).Write(&text, FormatText, false); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(text.String(), "\n") != 2 || !strings.Contains(text.String(), `bad\nERROR`) {
+	// One line for the finding, the reference and the summary.
+	if strings.Count(text.String(), "\n") != 3 || !strings.Contains(text.String(), `bad\nERROR`) {
 		t.Errorf("a newline in a message starts a line of its own: %q", text.String())
 	}
 

@@ -24,17 +24,21 @@ type CheckOptions struct {
 	genericiooptions.IOStreams
 	Output           string
 	FailureThreshold string
+	OutputThreshold  string
+	Suppress         []string
 	ListChecks       bool
 	Probe            bool
 	ProbeAddress     string
 	PortForward      bool
 	ProbeTimeout     time.Duration
 
-	threshold  check.Level
-	format     string
-	color      bool
-	extraRoots []*x509.Certificate
-	now        func() time.Time
+	threshold       check.Level
+	outputThreshold check.Level
+	suppressions    []check.Suppression
+	format          string
+	color           bool
+	extraRoots      []*x509.Certificate
+	now             func() time.Time
 	// api and portForward reach the cluster; tests replace them.
 	api         check.API
 	portForward func(ctx context.Context, namespace, pod string, port int) (string, func(), error)
@@ -53,6 +57,13 @@ var checkExample = templates.Examples(`
 	# Fail a CI job on warnings too, and keep the report
 	kubectl albistio check -n httptools --failure-threshold warning -o json > check.json
 
+	# Accept a known finding: everywhere, or on one object (* matches any run of characters)
+	kubectl albistio check -n httptools --suppress ALB0510
+	kubectl albistio check -n httptools --suppress 'ALB0304=Secret istio-system/*'
+
+	# Print errors only (warnings still fail the run with --failure-threshold warning)
+	kubectl albistio check -n httptools --output-threshold error
+
 	# List every check with its code, level and description
 	kubectl albistio check --list-checks`)
 
@@ -60,7 +71,8 @@ var checkExample = templates.Examples(`
 func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &CheckOptions{
 		ChainOptions: newChainOptions(cf), IOStreams: streams,
-		FailureThreshold: string(check.LevelError), ProbeTimeout: 10 * time.Second, now: time.Now,
+		FailureThreshold: string(check.LevelError), OutputThreshold: string(check.LevelInfo),
+		ProbeTimeout: 10 * time.Second, now: time.Now,
 	}
 	o.portForward = func(ctx context.Context, namespace, pod string, port int) (string, func(), error) {
 		return kube.PortForward(ctx, o.ConfigFlags, namespace, pod, port)
@@ -94,6 +106,17 @@ func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 			--probe-address, or with --port-forward to a gateway pod through the API server
 			(which needs permission to create pods/portforward). Either flag implies --probe.
 
+			--suppress CODE silences a code; --suppress 'CODE=Kind namespace/name' only on
+			that object, named as findings name it, where * matches any run of characters
+			('ALB0304=Secret istio-system/*'). Suppressed findings are not printed and do
+			not count for the exit code; the summary says how many there were. Findings
+			below --output-threshold are not printed either, but --failure-threshold still
+			judges them.
+
+			Each code's cause, how to see it and its fix are in the reference, which
+			-o json|yaml links every finding to:
+			  ` + check.DocsURL + `
+
 			Exit codes: 0 when no finding reaches --failure-threshold, 8 when one does,
 			2 for usage errors, 5 when RBAC forbids a read, 6 when the API server cannot be
 			reached, 1 for anything else.`),
@@ -104,7 +127,12 @@ func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 				if err := o.validateOutput(); err != nil {
 					return err
 				}
-				return check.WriteCatalog(o.Out, o.format)
+				if o.format == check.FormatText {
+					// The table keeps its one line per code; json and yaml
+					// carry each code's link instead.
+					fmt.Fprintf(o.ErrOut, "Each code's cause, how to see it and fix: %s#<code in lower case>\n", check.DocsURL)
+				}
+				return check.WriteCatalogDocs(o.Out, o.format)
 			}
 			if err := o.Complete(); err != nil {
 				return err
@@ -119,6 +147,8 @@ func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 	f := cmd.Flags()
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: text (default), json or yaml")
 	f.StringVar(&o.FailureThreshold, "failure-threshold", o.FailureThreshold, "Exit with code 8 when a finding of this level or worse is reported: error, warning or info")
+	f.StringVar(&o.OutputThreshold, "output-threshold", o.OutputThreshold, "Print only findings of this level or worse: error, warning or info (the summary counts the others)")
+	f.StringArrayVar(&o.Suppress, "suppress", nil, "Silence findings of a code, on every object (CODE) or on one (CODE='Kind namespace/name', * matches any run of characters); repeatable")
 	f.BoolVar(&o.ListChecks, "list-checks", false, "Print every check's code, level and description, and exit (no cluster needed)")
 	f.BoolVar(&o.Probe, "probe", false, "Also perform the ALB's mutual-TLS handshake and an HTTPS request against the gateway")
 	f.StringVar(&o.ProbeAddress, "probe-address", "", "host:port to probe instead of the gateway Service's LoadBalancer address (implies --probe)")
@@ -139,6 +169,22 @@ func (o *CheckOptions) Complete() error {
 	var err error
 	if o.threshold, err = check.ParseLevel(o.FailureThreshold); err != nil {
 		return usage(fmt.Errorf("--failure-threshold: %w", err))
+	}
+	// Options built in code (setup's closing check, tests) leave it empty:
+	// print everything, as the flag's default does.
+	o.outputThreshold = check.LevelInfo
+	if o.OutputThreshold != "" {
+		if o.outputThreshold, err = check.ParseLevel(o.OutputThreshold); err != nil {
+			return usage(fmt.Errorf("--output-threshold: %w", err))
+		}
+	}
+	o.suppressions = nil
+	for _, s := range o.Suppress {
+		sup, err := check.ParseSuppression(s)
+		if err != nil {
+			return usage(fmt.Errorf("--suppress: %w", err))
+		}
+		o.suppressions = append(o.suppressions, sup)
 	}
 	if o.extraRoots, err = readCAFile(o.CAFile); err != nil {
 		return err
@@ -199,7 +245,14 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		fs = append(fs, o.probe(ctx, in)...)
 		check.Sort(fs)
 	}
-	if err := check.NewReport(fs).Write(o.Out, o.format, o.color); err != nil {
+	// Suppressed findings are gone for good; those below the output
+	// threshold are only not printed, and still fail the run (as with
+	// istioctl analyze, what is shown and what fails stay separate knobs).
+	fs, suppressed := check.Suppress(fs, o.suppressions)
+	shown, below := check.AtOrAbove(fs, o.outputThreshold)
+	report := check.NewReport(shown)
+	report.Summary.Suppressed, report.Summary.BelowOutputThreshold = suppressed, below
+	if err := report.Write(o.Out, o.format, o.color); err != nil {
 		return err
 	}
 	return findingsError(fs, o.threshold)

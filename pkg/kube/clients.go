@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // UserAgent identifies the plugin in API server audit logs.
@@ -48,6 +50,13 @@ type Clients struct {
 // NewClients builds clients from kubectl's flags (--kubeconfig, --context,
 // --request-timeout, impersonation, ...).
 func NewClients(getter genericclioptions.RESTClientGetter) (*Clients, error) {
+	if cf, ok := getter.(*genericclioptions.ConfigFlags); ok && cf.Timeout != nil {
+		// client-go would report a bad value as a broken kubeconfig, which
+		// sends the user looking in the wrong place: it is a flag.
+		if err := checkRequestTimeout(*cf.Timeout); err != nil {
+			return nil, err
+		}
+	}
 	cfg, err := getter.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("cannot load the kubeconfig: %w (check --kubeconfig, $KUBECONFIG and --context)", err)
@@ -64,6 +73,9 @@ func NewClients(getter genericclioptions.RESTClientGetter) (*Clients, error) {
 	if cfg.Burst == 0 {
 		cfg.Burst = 100
 	}
+	// Every client below (dynamic, discovery) sends through the retrying
+	// transport: see retry.go.
+	cfg.Wrap(retryWrapper())
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot build a client for %s: %w", cfg.Host, err)
@@ -83,6 +95,20 @@ func NewClients(getter genericclioptions.RESTClientGetter) (*Clients, error) {
 		c.discoveryCache = discoveryCacheDir(filepath.Join(*cf.CacheDir, "discovery"), cfg.Host)
 	}
 	return c, nil
+}
+
+// checkRequestTimeout accepts what client-go accepts for --request-timeout
+// (a whole number of seconds, or a duration such as 30s or 2m; 0: none), and
+// refuses a negative one, which client-go would take as no timeout at all.
+func checkRequestTimeout(v string) error {
+	if v == "" {
+		return nil
+	}
+	d, err := clientcmd.ParseTimeout(v)
+	if err == nil && d >= 0 {
+		return nil
+	}
+	return &Error{Code: ExitUsage, Err: fmt.Errorf("invalid --request-timeout %q: want a duration such as 30s or 2m, or a whole number of seconds; 0 means no timeout", v)}
 }
 
 // discoveryCacheTTL is kubectl's: it uses its cached discovery for 6 hours.
@@ -192,7 +218,7 @@ func (c *Clients) Explain(err error, verb string, gvr schema.GroupVersionResourc
 	}
 	switch {
 	case apierrors.IsForbidden(err):
-		return &Error{Code: ExitForbidden, Err: fmt.Errorf("forbidden: cannot %s %s%s: %s (ask your cluster admin for a role allowing %q on %s; deploy/rbac has the roles this plugin needs)",
+		return &Error{Code: ExitForbidden, Err: fmt.Errorf("forbidden: cannot %s %s%s: %s (ask your cluster admin for a role allowing %q on %s; kubectl albistio rbac --for=setup|check prints the roles this plugin needs)",
 			verb, target, where, reason(err), verb, what)}
 	case apierrors.IsUnauthorized(err):
 		return &Error{Code: ExitUnreachable, Err: fmt.Errorf("the API server at %s rejected the credentials: %s (log in again, e.g. ibmcloud ks cluster config --cluster <name>)", c.Host, reason(err))}
@@ -204,6 +230,13 @@ func (c *Clients) Explain(err error, verb string, gvr schema.GroupVersionResourc
 		return &Error{Code: ExitError, Err: fmt.Errorf("interrupted while trying to %s %s%s", verb, target, where)}
 	case apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || errors.Is(err, context.DeadlineExceeded) || isNetTimeout(err):
 		return &Error{Code: ExitUnreachable, Err: fmt.Errorf("timed out talking to the API server at %s while trying to %s %s%s (raise --request-timeout or check the network)", c.Host, verb, target, where)}
+	case IsTransient(err) && !isRefused(err):
+		// The connection broke after the request went out, and kept breaking
+		// on every retry the request allowed (retry.go).
+		if writes(verb) && !dryRunRequest(err) {
+			return &Error{Code: ExitUnreachable, Err: fmt.Errorf("lost the connection to the API server at %s while trying to %s %s%s, so whether the server acted on it is unknown: %v (re-run the same command: it converges)", c.Host, verb, target, where, err)}
+		}
+		return &Error{Code: ExitUnreachable, Err: fmt.Errorf("lost the connection to the API server at %s while trying to %s %s%s, on every retry: %v (check the network between here and the cluster)", c.Host, verb, target, where, err)}
 	case isConnError(err):
 		return &Error{Code: ExitUnreachable, Err: fmt.Errorf("cannot reach the API server at %s: %v (check the cluster is up and the kubeconfig context points at it)", c.Host, err)}
 	}
@@ -221,6 +254,30 @@ func reason(err error) string {
 func isNetTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func isRefused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(err.Error(), "connection refused")
+}
+
+// writes tells the verbs Explain is given for requests that change objects.
+func writes(verb string) bool {
+	switch verb {
+	case "create", "apply", "update", "patch", "delete":
+		return true
+	}
+	return false
+}
+
+// dryRunRequest tells from the failed request's URL that it was a
+// server-side dry run, which persists nothing whatever happened to it.
+func dryRunRequest(err error) bool {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return false
+	}
+	u, perr := url.Parse(ue.URL)
+	return perr == nil && u.Query().Has("dryRun")
 }
 
 func isConnError(err error) bool {

@@ -12,9 +12,14 @@ import (
 // Secret requests carry private keys, which must never reach a log.
 const MaxRequestLogLevel = 7
 
+// MinErrorLogLevel is the lowest verbosity at which client-go's own
+// error-level log lines reach stderr.
+const MinErrorLogLevel = 1
+
 // WithRedactedRequestLogs returns a context whose logger drops client-go's
 // body logs (-v=8 and above) while keeping URLs, status and headers (-v=6,7;
-// client-go masks the Authorization header itself). client-go picks the logger
+// client-go masks the Authorization header itself), and drops client-go's
+// error lines below -v=MinErrorLogLevel. client-go picks the logger
 // for each request from its context, so every request made with this context
 // is covered, whatever -v says.
 func WithRedactedRequestLogs(ctx context.Context) context.Context {
@@ -45,7 +50,16 @@ func (c *cappedSink) Info(level int, msg string, kv ...any) {
 	}
 }
 
-func (c *cappedSink) Error(err error, msg string, kv ...any) { c.sink.Error(err, msg, kv...) }
+// Error passes client-go's error lines on only from -v=MinErrorLogLevel: at
+// the default verbosity the plugin reports every failure itself, in one
+// "error:" line that says what to do, and client-go's line beside it
+// ("E1201 ... request.go ...] Unexpected error when reading response body")
+// would be a second, rawer report of the same failure.
+func (c *cappedSink) Error(err error, msg string, kv ...any) {
+	if c.sink.Enabled(MinErrorLogLevel) {
+		c.sink.Error(err, msg, kv...)
+	}
+}
 
 func (c *cappedSink) WithValues(kv ...any) logr.LogSink {
 	return &cappedSink{sink: c.sink.WithValues(kv...), max: c.max}

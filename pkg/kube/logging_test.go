@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/go-logr/logr/funcr"
@@ -24,5 +25,20 @@ func TestRedactedRequestLogs(t *testing.T) {
 	}
 	if len(lines) != 2 {
 		t.Fatalf("want the two lines up to V(7), got %q", lines)
+	}
+}
+
+// client-go's error lines ("E1201 ... request.go ...] Unexpected error when
+// reading response body") stay off stderr at the default verbosity, where
+// the plugin's own error line reports the failure, and appear from -v=1.
+func TestClientErrorLinesNeedVerbosity(t *testing.T) {
+	for verbosity, want := range map[int]int{0: 0, MinErrorLogLevel: 1, 6: 1} {
+		var lines []string
+		base := funcr.New(func(prefix, args string) { lines = append(lines, args) }, funcr.Options{Verbosity: verbosity})
+		l := klog.FromContext(WithRedactedRequestLogs(klog.NewContext(context.Background(), base)))
+		l.Error(errors.New("unexpected EOF"), "Unexpected error when reading response body")
+		if len(lines) != want {
+			t.Errorf("-v=%d: want %d error lines, got %q", verbosity, want, lines)
+		}
 	}
 }

@@ -148,7 +148,7 @@ func TestBadInput(t *testing.T) {
 		{"--ca-file not PEM", "", append([]string{"secrets"}, ns("--ca-file", notPEM)...), 2, []string{"--ca-file"}},
 		{"required parameter missing", "", []string{"secrets", "-n", w.p.AppNamespace}, 2, []string{"--alb-domain", "ALB_INGRESS_DOMAIN", "--gateway-secret"}},
 		{"setup --timeout 0", "", append([]string{"setup"}, ns("--timeout", "0s")...), 2, []string{"--timeout"}},
-		{"RBAC forbidden", other2, append([]string{"secrets"}, ns()...), 5, []string{"forbidden", "get", "secrets", "deploy/rbac"}},
+		{"RBAC forbidden", other2, append([]string{"secrets"}, ns()...), 5, []string{"forbidden", "get", "secrets", "kubectl albistio rbac"}},
 		{"API server unreachable", unreachable, append([]string{"secrets"}, ns()...), 6, []string{"cannot reach the API server"}},
 		{"API server timing out", slow, append([]string{"secrets"}, ns("--request-timeout", "1s")...), 6, []string{"timed out", "--request-timeout"}},
 		{"kubeconfig context that does not exist", "", append([]string{"secrets"}, ns("--context", "no-such-context")...), 2, []string{"no-such-context"}},

@@ -1,0 +1,229 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/render"
+)
+
+// readSequential is Read as it was before its requests ran concurrently:
+// one request after the other, stopping at the first error. It is kept,
+// unchanged but for its names, as the reference the concurrent Read must
+// agree with (reader_parallel_test.go): the same requests, the same
+// Snapshot, the same error.
+func readSequential(ctx context.Context, api API, p *chain.Params) (*Snapshot, error) {
+	r := &seqReader{ctx: ctx, api: api}
+	s := &Snapshot{}
+
+	classes, err := api.List(ctx, kube.IngressClasses, "", "")
+	if err != nil {
+		return nil, err
+	}
+	for i := range classes {
+		var ic networkingv1.IngressClass
+		if err := fromUnstructured(&classes[i], &ic); err != nil {
+			return nil, err
+		}
+		s.IngressClasses = append(s.IngressClasses, ic)
+	}
+	if p.Flavor == chain.FlavorAuto {
+		f, class, err := kube.FlavorFromClasses(s.IngressClasses)
+		if err != nil {
+			s.FlavorError = err.Error()
+		} else {
+			p.Flavor = f
+			if p.IngressClass == "" {
+				p.IngressClass = class
+			}
+		}
+	}
+
+	r.readOwnedSecrets(p.IstioNamespace)
+	s.ALBSecret = r.secret(p.ALBSecretNamespace, p.ALBSecret)
+	s.GatewaySecret = r.secret(p.IstioNamespace, p.GatewaySecret)
+	s.ClientSecret = r.secret(p.IstioNamespace, p.ClientSecret)
+	s.CACert = r.secret(p.IstioNamespace, p.CACertSecret())
+	if usesPrivateCA(s.ClientSecret, p) {
+		s.CASecret = r.secret(p.IstioNamespace, p.CASecret)
+	}
+
+	s.Ingress = seqGetInto[networkingv1.Ingress](r, kube.Ingresses, p.IstioNamespace, p.IngressName)
+	tlsName := ingressTLSSecretName(s.Ingress, p)
+	if p.IstioNamespace == p.ALBSecretNamespace && tlsName == p.ALBSecret {
+		s.IngressTLSSecret = s.ALBSecret
+	} else {
+		s.IngressTLSSecret = r.secret(p.IstioNamespace, tlsName)
+	}
+
+	r.readIstio(s, p)
+
+	s.GatewayService = seqGetInto[corev1.Service](r, kube.Services, p.IstioNamespace, p.GatewayService)
+	if len(p.GatewaySelector) > 0 {
+		for _, u := range r.list(kube.Pods, p.IstioNamespace, p.SelectorString()) {
+			var pod corev1.Pod
+			if r.convert(&u, &pod) {
+				s.GatewayPods = append(s.GatewayPods, pod)
+			}
+		}
+	}
+	s.AppNamespace = seqGetInto[corev1.Namespace](r, kube.Namespaces, "", p.AppNamespace)
+	s.AppService = seqGetInto[corev1.Service](r, kube.Services, p.AppNamespace, p.Service)
+
+	if p.Flavor == chain.FlavorTraefik {
+		s.BackendService = seqGetInto[corev1.Service](r, kube.Services, p.IstioNamespace, p.BackendService())
+		if u := r.get(kube.ServersTransport, p.IstioNamespace, p.TransportName()); u != nil {
+			st := &ServersTransport{Namespace: u.GetNamespace(), Name: u.GetName()}
+			if spec, ok := u.Object["spec"]; ok {
+				r.convertJSON(spec, &st.Spec)
+			}
+			s.ServersTransport = st
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return s, nil
+}
+
+func (r *seqReader) readIstio(s *Snapshot, p *chain.Params) {
+	if r.err != nil {
+		return
+	}
+	v1 := render.IstioVersions[0]
+	u, served, err := r.api.GetServed(r.ctx, kube.IstioResource(v1, "gateways"), p.IstioNamespace, p.GatewayName)
+	if err != nil {
+		r.err = err
+		return
+	}
+	if served {
+		s.IstioServed, s.IstioVersion = []string{v1}, v1
+	} else {
+		group, err := r.api.APIGroup(r.ctx, render.IstioGroup)
+		if err != nil {
+			r.err = err
+			return
+		}
+		if group == nil {
+			return
+		}
+		s.IstioServed = []string{}
+		for _, v := range group.Versions {
+			if v.Version != v1 {
+				s.IstioServed = append(s.IstioServed, v.Version)
+			}
+		}
+		s.IstioVersion = kube.PreferredIstioVersion(s.IstioServed)
+		if s.IstioVersion == "" {
+			return
+		}
+		u = r.get(kube.IstioResource(s.IstioVersion, "gateways"), p.IstioNamespace, p.GatewayName)
+	}
+	s.Gateway = seqDecode[istiov1.Gateway](r, u)
+	s.VirtualService = seqGetInto[istiov1.VirtualService](r, kube.IstioResource(s.IstioVersion, "virtualservices"), p.AppNamespace, p.VirtualServiceName)
+}
+
+type seqReader struct {
+	ctx            context.Context
+	api            API
+	err            error
+	owned          map[string]*corev1.Secret
+	ownedNamespace string
+}
+
+func (r *seqReader) readOwnedSecrets(namespace string) {
+	if r.err != nil {
+		return
+	}
+	items, err := r.api.List(r.ctx, kube.Secrets, namespace, chain.LabelManagedBy+"="+chain.FieldManager)
+	if kube.IsForbidden(err) {
+		return
+	}
+	if err != nil {
+		r.err = err
+		return
+	}
+	r.owned, r.ownedNamespace = map[string]*corev1.Secret{}, namespace
+	for i := range items {
+		sec := new(corev1.Secret)
+		if !r.convert(&items[i], sec) {
+			return
+		}
+		r.owned[sec.Name] = sec
+	}
+}
+
+func (r *seqReader) get(gvr schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
+	if r.err != nil || name == "" {
+		return nil
+	}
+	u, err := r.api.Get(r.ctx, gvr, namespace, name)
+	if err != nil {
+		r.err = err
+		return nil
+	}
+	return u
+}
+
+func (r *seqReader) list(gvr schema.GroupVersionResource, namespace, selector string) []unstructured.Unstructured {
+	if r.err != nil {
+		return nil
+	}
+	items, err := r.api.List(r.ctx, gvr, namespace, selector)
+	if err != nil {
+		r.err = err
+		return nil
+	}
+	return items
+}
+
+func (r *seqReader) secret(namespace, name string) *corev1.Secret {
+	if sec, ok := r.owned[name]; ok && namespace == r.ownedNamespace {
+		return sec
+	}
+	return seqGetInto[corev1.Secret](r, kube.Secrets, namespace, name)
+}
+
+func seqGetInto[T any](r *seqReader, gvr schema.GroupVersionResource, namespace, name string) *T {
+	return seqDecode[T](r, r.get(gvr, namespace, name))
+}
+
+func seqDecode[T any](r *seqReader, u *unstructured.Unstructured) *T {
+	if u == nil {
+		return nil
+	}
+	out := new(T)
+	if !r.convert(u, out) {
+		return nil
+	}
+	return out
+}
+
+func (r *seqReader) convert(u *unstructured.Unstructured, into any) bool {
+	if err := fromUnstructured(u, into); err != nil {
+		r.err = err
+		return false
+	}
+	return true
+}
+
+func (r *seqReader) convertJSON(v any, into any) bool {
+	data, err := json.Marshal(v)
+	if err == nil {
+		err = json.Unmarshal(data, into)
+	}
+	if err != nil {
+		r.err = fmt.Errorf("cannot read the ServersTransport's spec: %w", err)
+		return false
+	}
+	return true
+}
