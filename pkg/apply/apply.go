@@ -39,12 +39,13 @@ func ParseDryRun(s string) (DryRun, error) {
 	switch DryRun(s) {
 	case DryRunNone, DryRunClient, DryRunServer:
 		return DryRun(s), nil
-	case "", "unchanged":
-		// "unchanged" is kubectl's NoOptDefVal: a bare --dry-run means client.
-		if s == "unchanged" {
-			return DryRunClient, nil
-		}
+	case "":
 		return DryRunNone, nil
+	case "unchanged":
+		// kubectl's NoOptDefVal: a bare --dry-run, which kubectl refuses
+		// since its boolean form was retired; so does the plugin, rather
+		// than guess which dry run was meant.
+		return "", fmt.Errorf("--dry-run needs a value: \"none\", \"server\", or \"client\" (--dry-run=client prints without contacting the cluster, --dry-run=server has the API server validate)")
 	}
 	return "", fmt.Errorf("invalid --dry-run %q: must be \"none\", \"server\", or \"client\"", s)
 }

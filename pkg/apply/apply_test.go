@@ -182,12 +182,15 @@ func TestFieldConflictVsPrecondition(t *testing.T) {
 }
 
 func TestParseDryRun(t *testing.T) {
-	for in, want := range map[string]DryRun{"": DryRunNone, "none": DryRunNone, "client": DryRunClient, "server": DryRunServer, "unchanged": DryRunClient} {
+	for in, want := range map[string]DryRun{"": DryRunNone, "none": DryRunNone, "client": DryRunClient, "server": DryRunServer} {
 		if got, err := ParseDryRun(in); err != nil || got != want {
 			t.Errorf("ParseDryRun(%q) = %s, %v; want %s", in, got, err, want)
 		}
 	}
 	if _, err := ParseDryRun("true"); err == nil {
 		t.Error("--dry-run=true must be refused")
+	}
+	if _, err := ParseDryRun("unchanged"); err == nil || !strings.Contains(err.Error(), "needs a value") {
+		t.Errorf("a bare --dry-run must be refused, as kubectl does: %v", err)
 	}
 }

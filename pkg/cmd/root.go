@@ -37,11 +37,18 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 			over mutual TLS: the ALB keeps serving its domain and re-encrypts requests for
 			mesh services to the gateway, presenting a client certificate the gateway trusts.
 
-			Each writing command owns one slice of the setup:
+			Every app behind one ALB and one gateway is a chain; the chains share a hop
+			(the ALB's client identity, the gateway's client CA, one Gateway).
+
+			  setup     the whole chain, validated first, then written (start here)
+			  cleanup   removes one chain, and the hop with the last chain
+			  check     finds what would make the chain fail (--probe: a live handshake)
+			  rbac      prints least-privilege roles for setup or check
+
+			Or one slice of setup at a time:
 			  secrets   the ALB's client certificate and the gateway's -cacert
-			  gateway   the Istio Gateway (MUTUAL TLS) and VirtualService
-			  ingress   the ALB's Ingress that re-encrypts to the gateway
-			and "check" finds what would make the chain fail.`),
+			  gateway   the hop's Gateway (MUTUAL TLS) and the chain's VirtualService
+			  ingress   the chain's Ingress that re-encrypts to the gateway`),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl albistio"},
@@ -50,6 +57,10 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 			klog.LogToStderr(true)
 		},
 	}
+	// A bad flag names the command's help, as kubectl's errors do.
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usage(fmt.Errorf("%w\nSee '%s --help' for usage.", err, c.CommandPath()))
+	})
 	flags := root.PersistentFlags()
 	configFlags.AddFlags(flags)
 	registerNamespaceCompletion(root, configFlags)
