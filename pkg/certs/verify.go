@@ -124,7 +124,7 @@ func (e *UsageError) Error() string {
 	}
 	switch e.Usage {
 	case x509.ExtKeyUsageClientAuth:
-		b.WriteString(". Envoy (the Istio ingress gateway) verifies client certificate chains with purpose ssl_client and rejects certificates without the TLS client-auth extended key usage (\"unsupported certificate purpose\"); Let's Encrypt stopped including it on 2026-02-11, so a current public certificate cannot be the ALB's client certificate. Give the ALB a client certificate from a private CA instead (`kubectl albistio secrets` can create one)")
+		b.WriteString(". Envoy (the Istio ingress gateway) verifies client certificate chains with purpose ssl_client and rejects certificates without the TLS client-auth extended key usage (\"unsupported certificate purpose\"); Let's Encrypt stopped including it on 2026-02-11, so a current public certificate cannot be the ALB's client certificate. Give the ALB a client certificate from a private CA instead (--client-identity=private-ca, or auto)")
 	case x509.ExtKeyUsageServerAuth:
 		b.WriteString("; a TLS server needs a certificate issued for TLS server authentication")
 	}

@@ -190,6 +190,12 @@ func decideMode(want chain.IdentityMode, alb *Source, in Inputs) (chain.Identity
 		}
 		return "", nil, "", &Error{Secret: alb.Ref, Err: fmt.Errorf("cannot be the ALB's client certificate: %w", err)}
 	}
+	if in.ClientSecret != nil && in.ClientSecret.Annotations[chain.AnnotationIdentity] == string(chain.IdentityPrivateCA) {
+		// The hop already runs on the private CA: the long explanation was
+		// given when it was set up, and repeating it on every run buries
+		// what changed.
+		return chain.IdentityPrivateCA, nil, "client identity: private-ca, as before (the ALB certificate still cannot authenticate a TLS client)", nil
+	}
 	return chain.IdentityPrivateCA, nil, fmt.Sprintf("client identity: private-ca: the ALB certificate cannot authenticate a TLS client (%v)", err), nil
 }
 

@@ -100,6 +100,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // RoundTrip sends req, and sends it again after a transient fault when it is
 // safe to: see repeatable. Streams (watches, upgrades to SPDY or WebSocket
 // for port-forward) pass through untouched.
+// WrappedRoundTripper lets client-go reach the transport underneath, to
+// cancel a request that timed out (k8s.io/apimachinery's
+// RoundTripperWrapper); without it client-go logs "unable to cancel request"
+// on stderr at every verbosity.
+func (t *retryTransport) WrappedRoundTripper() http.RoundTripper { return t.next }
+
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if isStream(req) {
 		return t.next.RoundTrip(req)

@@ -419,3 +419,15 @@ func TestClientsShareFirstContact(t *testing.T) {
 		t.Errorf("retried for %v only: the other client's answer was not shared", elapsed)
 	}
 }
+
+// TestRetryTransportIsAWrapper: client-go cancels a timed-out request through
+// the wrapped transport; a wrapper it cannot see through makes it log
+// "Warning: unable to cancel request" on stderr.
+func TestRetryTransportIsAWrapper(t *testing.T) {
+	inner := http.DefaultTransport
+	var rt http.RoundTripper = &retryTransport{next: inner}
+	w, ok := rt.(interface{ WrappedRoundTripper() http.RoundTripper })
+	if !ok || w.WrappedRoundTripper() != inner {
+		t.Fatal("the retry transport must expose the transport it wraps")
+	}
+}

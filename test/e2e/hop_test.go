@@ -155,6 +155,10 @@ func TestTwoAppsShareOneHop(t *testing.T) {
 			t.Errorf("the second app's setup rewrote the hop's %s:\n%s", shared, r)
 		}
 	}
+	// The long explanation of why the ALB needs a private CA was given once.
+	if !strings.Contains(r.stderr, "client identity: private-ca, as before") || strings.Contains(r.stderr, "Let's Encrypt stopped") {
+		t.Errorf("a later setup on the hop should note the client identity in one short line:\n%s", r.stderr)
+	}
 	if !strings.Contains(r.stdout, "gateway/"+w.gatewayName()+" -n "+w.p.IstioNamespace+" configured") {
 		t.Errorf("the second app's setup should add its host to the shared Gateway:\n%s", r)
 	}
