@@ -34,6 +34,10 @@ type SetupOptions struct {
 	// Probe and ProbeAddress run check's live probe after writing.
 	Probe        bool
 	ProbeAddress string
+	// FailureThreshold is the level of the closing check's findings that
+	// makes setup exit 8; "none" reports them and exits 0.
+	FailureThreshold string
+	threshold        check.Level
 
 	extraRoots []*x509.Certificate
 	now        func() time.Time
@@ -79,6 +83,8 @@ func NewCmdSetup(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits")
 	cmd.Flags().BoolVar(&o.Probe, "probe", false, "After writing, make the ALB's mutual-TLS handshake with the gateway (at its LoadBalancer address) as check --probe does")
 	cmd.Flags().StringVar(&o.ProbeAddress, "probe-address", "", "host:port to probe instead of the LoadBalancer address (implies --probe)")
+	o.FailureThreshold = string(check.LevelError)
+	cmd.Flags().StringVar(&o.FailureThreshold, "failure-threshold", o.FailureThreshold, "Exit with code 8 when the check that ends setup reports a finding of this level or worse: error, warning, info, or none (report, exit 0: e.g. while the gateway pods are still starting)")
 	return cmd
 }
 
@@ -89,6 +95,12 @@ func (o *SetupOptions) Complete() error {
 	}
 	if err := o.ChainOptions.complete(chain.NeedAll); err != nil {
 		return err
+	}
+	if o.FailureThreshold != "none" {
+		var err error
+		if o.threshold, err = check.ParseLevel(o.FailureThreshold); err != nil {
+			return usage(fmt.Errorf("--failure-threshold: %w (or none)", err))
+		}
 	}
 	if o.Timeout <= 0 {
 		return usage(fmt.Errorf("--timeout %s must be positive", o.Timeout))
@@ -203,7 +215,7 @@ func (o *SetupOptions) closingCheck(ctx context.Context) error {
 	co := &CheckOptions{
 		ChainOptions: o.ChainOptions, IOStreams: o.IOStreams,
 		Probe: o.Probe || o.ProbeAddress != "", ProbeAddress: o.ProbeAddress, ProbeTimeout: 10 * time.Second,
-		threshold: check.LevelError, extraRoots: o.extraRoots, now: o.now,
+		extraRoots: o.extraRoots, now: o.now,
 	}
 	params := *o.Params
 	co.Params = &params
@@ -229,7 +241,10 @@ func (o *SetupOptions) closingCheck(ctx context.Context) error {
 	if err := check.NewReport(shown).Write(o.ErrOut, check.FormatText, false); err != nil {
 		return err
 	}
-	return findingsError(fs, check.LevelError)
+	if o.threshold == "" {
+		return nil // --failure-threshold none: reported, not failed
+	}
+	return findingsError(fs, o.threshold)
 }
 
 // render reads and checks everything the chain needs and renders it in

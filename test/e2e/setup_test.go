@@ -166,6 +166,13 @@ func TestSetupCreateNamespace(t *testing.T) {
 	if !strings.Contains(r.stdout, "namespace/"+w.p.AppNamespace+" created") {
 		t.Errorf("setup should have written everything before checking:\n%s", r)
 	}
+	// A pipeline that deploys the app after the chain reports the finding
+	// and goes on.
+	r = mustSucceed(t, w.setup(t, "--failure-threshold", "none"))
+	if !strings.Contains(r.stderr, "ALB0507") {
+		t.Errorf("--failure-threshold none still reports the findings:\n%s", r)
+	}
+	mustFail(t, w.setup(t, "--failure-threshold", "fatal"), 2, "--failure-threshold")
 	ns, err := env.kube.CoreV1().Namespaces().Get(context.Background(), w.p.AppNamespace, metav1.GetOptions{})
 	if err != nil || ns.Labels["istio-injection"] != "enabled" {
 		t.Fatalf("namespace %s should exist with istio-injection=enabled: %v %v", w.p.AppNamespace, ns.Labels, err)

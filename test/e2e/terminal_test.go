@@ -97,7 +97,7 @@ func TestTerminalInjectionFromSecrets(t *testing.T) {
 				expectPrintable(t, r)
 			}
 
-			sec := w.slice(t, "secrets")
+			sec := w.slice(t, "secrets", "--alb-flavor", "nginx") // other tests add a Traefik class cluster-wide
 			if sec.code == 0 {
 				t.Errorf("secrets succeeded on an unreadable ALB secret:\n%q", clip(sec.String()))
 			}
