@@ -42,8 +42,8 @@ func checkGatewayWorkload(in *Input) []Finding {
 
 	if s.GatewayService == nil {
 		fs = append(fs, newFinding(GatewayServiceMissing, objectRef("Service", p.IstioNamespace, p.GatewayService), "",
-			"the Istio ingress gateway's Service was not found: the ALB has nothing to send requests to",
-			"set --gateway-service and --istio-namespace to the gateway's Service"))
+			"the Istio ingress gateway's Service was not found: the ALB has nothing to send requests to (it may have been deleted, or the gateway runs under another name or namespace)",
+			"if it was deleted, re-apply the gateway with the installer that made it (IKS's managed add-on restores istio-ingressgateway itself; istioctl install or helm upgrade for your own); if it has another name, pass --gateway-service and --istio-namespace"))
 	} else {
 		fs = append(fs, serviceFronts(in, s.GatewayService)...)
 	}
