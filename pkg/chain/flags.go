@@ -217,7 +217,7 @@ func (p *Params) validate() ParamErrors {
 	objectName("--gateway-secret", p.GatewaySecret)
 	if p.GatewaySecret != "" {
 		// Istio looks up <credentialName>-cacert; that name must be valid too.
-		if len(p.CACertSecret()) > validation.DNS1123SubdomainMaxLength {
+		if len(p.ClientCASecret()) > validation.DNS1123SubdomainMaxLength {
 			errs.add("--gateway-secret", p.GatewaySecret, "is too long: Istio needs room for the \"-cacert\" suffix")
 		}
 	}

@@ -24,7 +24,7 @@ func TestResolveDefaults(t *testing.T) {
 	if p.Host != "httpbin.mycluster-a1b2c3-0000.jp-tok.containers.appdomain.cloud" {
 		t.Errorf("host %q: want <service>.<alb-domain>", p.Host)
 	}
-	if p.CACertSecret() != "mycluster-a1b2c3-0001-cacert" || p.Name != "httpbin" || p.GatewaySelector["istio"] != "ingressgateway" {
+	if p.ClientCASecret() != "mycluster-a1b2c3-0001-cacert" || p.Name != "httpbin" || p.GatewaySelector["istio"] != "ingressgateway" {
 		t.Errorf("defaults: %+v", p)
 	}
 	if p.GatewayName != "albistio-mycluster-a1b2c3-0001" || p.IngressName != "albistio-httptools-httpbin" || p.VirtualServiceName != "albistio-httpbin" {
@@ -89,28 +89,33 @@ func TestValidation(t *testing.T) {
 		{"bad ingress name", func(f *Flags) { f.IngressName = "Alb_Ingress" }, NeedAll, []string{"--ingress-name"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := validFlags()
-			tc.mutate(f)
-			_, err := f.Resolve("httptools", noEnv, tc.need)
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("want valid, got %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			if _, ok := err.(ParamErrors); !ok {
-				t.Errorf("want ParamErrors, got %T", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { expectResolve(t, tc.mutate, tc.need, tc.want) })
+	}
+}
+
+// expectResolve resolves the valid flags after mutate: no error when want
+// is nil, else ParamErrors mentioning every string in want.
+func expectResolve(t *testing.T, mutate func(*Flags), need Requirement, want []string) {
+	t.Helper()
+	f := validFlags()
+	mutate(f)
+	_, err := f.Resolve("httptools", noEnv, need)
+	if want == nil {
+		if err != nil {
+			t.Fatalf("want valid, got %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if _, ok := err.(ParamErrors); !ok {
+		t.Errorf("want ParamErrors, got %T", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
 	}
 }
 

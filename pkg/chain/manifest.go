@@ -50,10 +50,6 @@ type Entry struct {
 // Ref names the entry as "Kind namespace/name".
 func (e Entry) Ref() string { return fmt.Sprintf("%s %s/%s", e.Kind, e.Namespace, e.Name) }
 
-// ClientCASecret is the name of the gateway's client-CA secret: Istio reads
-// the CA of a MUTUAL server from <credentialName>-cacert.
-func (p *Params) ClientCASecret() string { return p.CACertSecret() }
-
 // Manifest lists every object the plugin writes for this chain and its hop,
 // in write order: what an object refers to comes before it. Traefik's two
 // objects are listed when the flavor is traefik or not resolved yet (auto),
@@ -96,16 +92,6 @@ func (p *Params) Inputs() []Entry {
 	}
 	in = append(in, Entry{Role: "the gateway's Service", Level: LevelInput, Kind: "Service", Namespace: p.IstioNamespace, Name: p.GatewayService, Flag: "--gateway-service"})
 	return in
-}
-
-// Entry returns the manifest's entry for a role.
-func (p *Params) Entry(role Role) (Entry, bool) {
-	for _, e := range p.Manifest() {
-		if e.Role == role {
-			return e, true
-		}
-	}
-	return Entry{}, false
 }
 
 // validateNames refuses names that would make two outputs one object, or an

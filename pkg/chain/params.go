@@ -144,9 +144,10 @@ func DefaultIngressName(appNamespace, chainName string) string {
 // --virtualservice-name is not given; it lives in the app namespace.
 func DefaultVirtualServiceName(chainName string) string { return "albistio-" + chainName }
 
-// CACertSecret is the secret Istio reads the client CA of a MUTUAL gateway
-// from: <credentialName>-cacert.
-func (p *Params) CACertSecret() string { return p.GatewaySecret + "-cacert" }
+// ClientCASecret is the secret Istio reads the client CA of a MUTUAL gateway
+// from: <credentialName>-cacert. (Not the private CA's own secret, CASecret,
+// which holds its key.)
+func (p *Params) ClientCASecret() string { return p.GatewaySecret + "-cacert" }
 
 // ServiceHost is the in-mesh name the VirtualService routes to.
 func (p *Params) ServiceHost() string {

@@ -177,5 +177,5 @@ func dataKeys(s *corev1.Secret) string {
 func (in *Input) clientCAElsewhere() bool {
 	server, _ := chainServer(in.Snapshot.Gateway, in)
 	ca := server.GetTls().GetCaCertCredentialName()
-	return ca != "" && ca != in.Params.CACertSecret()
+	return ca != "" && ca != in.Params.ClientCASecret()
 }

@@ -110,7 +110,7 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 	albSecret := r.async(func() { s.ALBSecret = r.secret(stepALBSecret, owned, p.ALBSecretNamespace, p.ALBSecret) })
 	client := r.async(func() { s.ClientSecret = r.secret(stepClientSecret, owned, ns, p.ClientSecret) })
 	r.async(func() { s.GatewaySecret = r.secret(stepGatewaySecret, owned, ns, p.GatewaySecret) })
-	r.async(func() { s.CACert = r.secret(stepCACert, owned, ns, p.CACertSecret()) })
+	r.async(func() { s.CACert = r.secret(stepCACert, owned, ns, p.ClientCASecret()) })
 	r.async(func() {
 		<-client
 		if usesPrivateCA(s.ClientSecret, p) {

@@ -52,7 +52,7 @@ func readSequential(ctx context.Context, api API, p *chain.Params) (*Snapshot, e
 	s.ALBSecret = r.secret(p.ALBSecretNamespace, p.ALBSecret)
 	s.GatewaySecret = r.secret(p.IstioNamespace, p.GatewaySecret)
 	s.ClientSecret = r.secret(p.IstioNamespace, p.ClientSecret)
-	s.CACert = r.secret(p.IstioNamespace, p.CACertSecret())
+	s.CACert = r.secret(p.IstioNamespace, p.ClientCASecret())
 	if usesPrivateCA(s.ClientSecret, p) {
 		s.CASecret = r.secret(p.IstioNamespace, p.CASecret)
 	}

@@ -65,10 +65,10 @@ func checkGateway(in *Input) []Finding {
 			fmt.Sprintf("credentialName is %s, not the gateway's secret %q, so the gateway presents another certificate and takes its client CA from %s-cacert", quote(tls.GetCredentialName()), p.GatewaySecret, quote(tls.GetCredentialName())),
 			"set credentialName to --gateway-secret (re-run kubectl albistio gateway)"))
 	}
-	if ca := tls.GetCaCertCredentialName(); ca != "" && ca != p.CACertSecret() {
+	if ca := tls.GetCaCertCredentialName(); ca != "" && ca != p.ClientCASecret() {
 		fs = append(fs, newFinding(GatewayClientCAOther, obj, field+".tls.caCertCredentialName",
-			fmt.Sprintf("caCertCredentialName is %s: Istio verifies client certificates with the CA in that Secret or ConfigMap, not with %q, which the plugin keeps in step with the ALB's client certificate; check does not read it, so whether the gateway trusts the ALB was not verified", quote(ca), p.CACertSecret()),
-			fmt.Sprintf("remove caCertCredentialName (kubectl albistio gateway does not set it) or set it to %s", p.CACertSecret())))
+			fmt.Sprintf("caCertCredentialName is %s: Istio verifies client certificates with the CA in that Secret or ConfigMap, not with %q, which the plugin keeps in step with the ALB's client certificate; check does not read it, so whether the gateway trusts the ALB was not verified", quote(ca), p.ClientCASecret()),
+			fmt.Sprintf("remove caCertCredentialName (kubectl albistio gateway does not set it) or set it to %s", p.ClientCASecret())))
 	}
 	hosts := gatewayHosts(server.GetHosts())
 	if !hostListed(hosts, p.GatewayDomain) {

@@ -89,7 +89,7 @@ func checkCACertSecret(in *Input) []Finding {
 		if s.GatewaySecret != nil && hasAnyKey(s.GatewaySecret, caKeys()) {
 			return nil
 		}
-		return []Finding{newFinding(CACertSecretMissing, objectRef("Secret", p.IstioNamespace, p.CACertSecret()), "",
+		return []Finding{newFinding(CACertSecretMissing, objectRef("Secret", p.IstioNamespace, p.ClientCASecret()), "",
 			"the secret was not found and the gateway secret holds no ca.crt either: the MUTUAL gateway has no CA to verify the ALB with, and Istio does not serve the listener",
 			"run kubectl albistio secrets")}
 	}

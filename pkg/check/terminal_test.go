@@ -90,7 +90,7 @@ func evilInput(t *testing.T, flavor chain.Flavor) *Input {
 		ALBSecret:     secret(p.ALBSecretNamespace, p.ALBSecret, map[string][]byte{"tls.crt": evilPEM, "tls.key": evilPEM}, nil),
 		GatewaySecret: secret(p.IstioNamespace, p.GatewaySecret, map[string][]byte{"tls.crt": evilPEM, "tls.key": evilPEM}, nil),
 		ClientSecret:  secret(p.IstioNamespace, p.ClientSecret, map[string][]byte{"tls.crt": evilPEM, "tls.key": evilPEM, "ca.crt": evilPEM}, copied),
-		CACert:        secret(p.IstioNamespace, p.CACertSecret(), map[string][]byte{"ca.crt": evilPEM}, copied),
+		CACert:        secret(p.IstioNamespace, p.ClientCASecret(), map[string][]byte{"ca.crt": evilPEM}, copied),
 	}
 	return &Input{Params: p, Snapshot: s, Now: time.Now()}
 }

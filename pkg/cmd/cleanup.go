@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -125,20 +124,14 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		}
 		done = append(done, apply.Ref(t.obj))
 	}
-	for attempt := 1; ; attempt++ {
-		err := o.leaveHop(ctx, c, istioVersion, &done)
-		var race *apply.RaceError
-		if !errors.As(err, &race) || attempt == maxPlans {
-			if err == nil && len(done) == 0 {
-				say(o.ErrOut, "No objects of chain %q found in namespaces %s and %s.", p.ChainKey(), p.IstioNamespace, p.AppNamespace)
-			}
-			if err == nil {
-				o.noteNamespace(ctx, c)
-			}
-			return err
-		}
-		say(o.ErrOut, "%v: reading the hop again", race)
+	if err := untilNoRace(o.ErrOut, "reading the hop again", func() error { return o.leaveHop(ctx, c, istioVersion, &done) }); err != nil {
+		return err
 	}
+	if len(done) == 0 {
+		say(o.ErrOut, "No objects of chain %q found in namespaces %s and %s.", p.ChainKey(), p.IstioNamespace, p.AppNamespace)
+	}
+	o.noteNamespace(ctx, c)
+	return nil
 }
 
 // noteNamespace says so when setup --create-namespace made the app
@@ -227,6 +220,7 @@ func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVer
 			say(o.ErrOut, "keeping %s: %s", apply.Ref(hop.Gateway), why)
 		}
 	}
+	var keptCA chain.Entry
 	manifest := p.Manifest()
 	for i := len(manifest) - 1; i >= 0; i-- {
 		e := manifest[i]
@@ -234,6 +228,7 @@ func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVer
 			continue
 		}
 		if e.Role == chain.RolePrivateCA && !o.IncludeCA {
+			keptCA = e
 			continue
 		}
 		t, err := o.findHopObject(ctx, c, e)
@@ -254,11 +249,9 @@ func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVer
 		}
 		*done = append(*done, apply.Ref(t.obj))
 	}
-	if !o.IncludeCA {
-		if ca, _ := p.Entry(chain.RolePrivateCA); ca.Name != "" {
-			if u, err := c.Get(ctx, kube.Secrets, ca.Namespace, ca.Name); err == nil && u != nil {
-				say(o.ErrOut, "keeping the private CA %s/%s (pass --include-ca to delete it)", ca.Namespace, ca.Name)
-			}
+	if keptCA.Name != "" {
+		if u, err := c.Get(ctx, kube.Secrets, keptCA.Namespace, keptCA.Name); err == nil && u != nil {
+			say(o.ErrOut, "keeping the private CA %s/%s (pass --include-ca to delete it)", keptCA.Namespace, keptCA.Name)
 		}
 	}
 	return nil

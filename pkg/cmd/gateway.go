@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"errors"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -94,18 +93,13 @@ func (o *GatewayOptions) Run(ctx context.Context) error {
 	if o.clients == nil {
 		return o.applyAndPrint(ctx, nil, o.Out, render.GatewayObjects(o.Params, o.istioVersion, render.SingleChain(o.Params)))
 	}
-	for attempt := 1; ; attempt++ {
+	return untilNoRace(o.ErrOut, "planning again", func() error {
 		hop, err := plan.ReadHop(ctx, o.clients, o.Params, o.istioVersion)
 		if err != nil {
 			return err
 		}
 		objs := render.GatewayObjects(o.Params, o.istioVersion, hop.With(o.Params))
 		guards := map[string]apply.Guard{apply.Ref(objs[0]): apply.GuardFor(hop.Gateway)}
-		err = o.applyGuarded(ctx, o.clients, o.Out, objs, guards)
-		var race *apply.RaceError
-		if !errors.As(err, &race) || attempt == maxPlans {
-			return err
-		}
-		say(o.ErrOut, "%v: planning again", race)
-	}
+		return o.applyGuarded(ctx, o.clients, o.Out, objs, guards)
+	})
 }

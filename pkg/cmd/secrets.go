@@ -96,7 +96,7 @@ func (o *SecretsOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for attempt := 1; ; attempt++ {
+	return untilNoRace(o.ErrOut, "planning again", func() error {
 		planned, err := planSecrets(ctx, c, o.Params, o.extraRoots, o.now(), o.isDryRun())
 		if err != nil {
 			return err
@@ -104,13 +104,8 @@ func (o *SecretsOptions) Run(ctx context.Context) error {
 		for _, n := range planned.notes {
 			say(o.ErrOut, "%s", n)
 		}
-		err = o.applyGuarded(ctx, c, o.Out, planned.objects, planned.guards)
-		var race *apply.RaceError
-		if !errors.As(err, &race) || attempt == maxPlans {
-			return err
-		}
-		say(o.ErrOut, "%v: planning again", race)
-	}
+		return o.applyGuarded(ctx, c, o.Out, planned.objects, planned.guards)
+	})
 }
 
 // secretsPlan is the secrets slice as planned from one read of the cluster.

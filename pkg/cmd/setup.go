@@ -110,26 +110,13 @@ func (o *SetupOptions) Complete() error {
 	return err
 }
 
-// maxPlans bounds how often setup plans again after a concurrent run
-// changed an object it was about to write (the private CA, the hop's
-// Gateway): each round re-reads everything, so it converges on what the
-// other run wrote.
-const maxPlans = 5
-
 // Run validates, plans, and writes the chain.
 func (o *SetupOptions) Run(ctx context.Context) error {
 	c, err := o.Clients()
 	if err != nil {
 		return err
 	}
-	for attempt := 1; ; attempt++ {
-		err := o.runOnce(ctx, c)
-		var race *apply.RaceError
-		if !errors.As(err, &race) || attempt == maxPlans {
-			return err
-		}
-		say(o.ErrOut, "%v: planning again", race)
-	}
+	return untilNoRace(o.ErrOut, "planning again", func() error { return o.runOnce(ctx, c) })
 }
 
 // runOnce is one round of read, plan, validate and write.

@@ -134,13 +134,17 @@ func GatewayWithout(existing *unstructured.Unstructured, p *chain.Params, regist
 			srv["hosts"] = kept
 		}
 	}
+	labels := map[string]any{}
+	for k, v := range p.HopLabels() {
+		labels[k] = v
+	}
 	out := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": existing.GetAPIVersion(),
 		"kind":       existing.GetKind(),
 		"metadata": map[string]any{
 			"name":        existing.GetName(),
 			"namespace":   existing.GetNamespace(),
-			"labels":      map[string]any{chain.LabelManagedBy: chain.FieldManager},
+			"labels":      labels,
 			"annotations": map[string]any{chain.AnnotationChains: render.EncodeRegistry(registry)},
 		},
 		"spec": spec,

@@ -75,7 +75,7 @@ func ClientSecret(p *chain.Params, id *ClientIdentity) *unstructured.Unstructure
 // client certificates with. Istio reads it before the credential secret
 // itself, so the IKS-owned gateway secret is never touched.
 func CACertSecret(p *chain.Params, id *ClientIdentity) *unstructured.Unstructured {
-	return secret(p, p.CACertSecret(), corev1.SecretTypeOpaque,
+	return secret(p, p.ClientCASecret(), corev1.SecretTypeOpaque,
 		map[string]string{chain.AnnotationSource: id.Source, chain.AnnotationSourceHash: id.SourceHash},
 		map[string][]byte{"ca.crt": id.ClientCAPEM})
 }

@@ -89,20 +89,7 @@ func (w *world) startHopPath(t *testing.T, ingresses map[string]string) *hopPath
 	hp := &hopPath{gateway: gw, nginx: map[string]*datapath.Nginx{}, roots: x509.NewCertPool()}
 	hp.roots.AddCert(w.iks.PKI.Root)
 	for host, name := range ingresses {
-		ing, err := env.kube.NetworkingV1().Ingresses(w.p.IstioNamespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ncfg, err := datapath.NginxFromIngress(ctx, env.kube, ing, gw.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := datapath.StartNginx(t.TempDir(), ncfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Stop() })
-		hp.nginx[host] = n
+		hp.nginx[host] = w.startNginx(ctx, t, name, gw)
 	}
 	return hp
 }

@@ -106,7 +106,17 @@ func (w *world) startPath(t *testing.T) *path {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	gw := w.startGateway(t)
-	ing, err := env.kube.NetworkingV1().Ingresses(w.p.IstioNamespace).Get(ctx, w.ingressName(), metav1.GetOptions{})
+	n := w.startNginx(ctx, t, w.ingressName(), gw)
+	roots := x509.NewCertPool()
+	roots.AddCert(w.iks.PKI.Root)
+	return &path{nginx: n, gateway: gw, roots: roots}
+}
+
+// startNginx starts nginx as ingress-nginx would configure it from the
+// Ingress named ingressName (in the Istio namespace), every backend sent to gw.
+func (w *world) startNginx(ctx context.Context, t *testing.T, ingressName string, gw *datapath.GatewayServer) *datapath.Nginx {
+	t.Helper()
+	ing, err := env.kube.NetworkingV1().Ingresses(w.p.IstioNamespace).Get(ctx, ingressName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,9 +129,7 @@ func (w *world) startPath(t *testing.T) *path {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Stop() })
-	roots := x509.NewCertPool()
-	roots.AddCert(w.iks.PKI.Root)
-	return &path{nginx: n, gateway: gw, roots: roots}
+	return n
 }
 
 // startGateway starts the gateway stand-in from the hop's Gateway and the
