@@ -85,7 +85,7 @@ func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	fs.Int32Var(&f.GatewayServicePort, "gateway-service-port", f.GatewayServicePort, "HTTPS port of --gateway-service")
 	fs.StringVar(&f.Flavor, "alb-flavor", f.Flavor, "ALB flavor: auto, nginx, traefik or classic (auto reads the cluster's IngressClasses)")
 	fs.StringVar(&f.IngressClass, "ingress-class", f.IngressClass, "IngressClass of the ALB (default: the class IKS creates for the flavor, or the one found in the cluster)")
-	fs.StringVar(&f.Identity, "client-identity", f.Identity, "Certificate the ALB presents to the gateway: auto, alb-cert or private-ca")
+	fs.StringVar(&f.Identity, "client-identity", f.Identity, "Certificate the ALB presents to the gateway: auto, alb-cert, private-ca or cert-manager (cert-manager issues and renews the hop's certificates; auto picks it where cert-manager.io/v1 is served and the hop is new)")
 	fs.StringVar(&f.Name, "chain-name", f.Name, "Name of this chain (one app behind the ALB and gateway), put on its objects as the "+LabelChain+" label (default --service)")
 	fs.StringVar(&f.ClientSecret, "client-secret", f.ClientSecret, "Secret holding the ALB's client certificate, in --istio-namespace")
 	fs.StringVar(&f.CASecret, "ca-secret", f.CASecret, "Secret holding the private client CA, in --istio-namespace")
@@ -273,7 +273,10 @@ func (p *Params) validate() ParamErrors {
 		errs.add("--alb-flavor", string(p.Flavor), "is not a flavor: use auto, nginx, traefik or classic")
 	}
 	if !oneOf(p.Identity, IdentityModes) {
-		errs.add("--client-identity", string(p.Identity), "is not a client identity mode: use auto, alb-cert or private-ca")
+		errs.add("--client-identity", string(p.Identity), "is not a client identity mode: use auto, alb-cert, private-ca or cert-manager")
+	}
+	if p.Identity == IdentityCertManager && p.Flavor == FlavorClassic {
+		errs.add("--client-identity", string(p.Identity), "does not work with the classic ALB: its ssl-services annotation reads client.crt, client.key and trusted.crt, and cert-manager writes tls.crt, tls.key and ca.crt; use private-ca")
 	}
 	errs = append(errs, p.validateNames()...)
 	if p.ALBDomain != "" && p.GatewayDomain != "" && p.ALBDomain == p.GatewayDomain {

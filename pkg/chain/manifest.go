@@ -34,6 +34,16 @@ const (
 	RoleTransport      Role = "Traefik's ServersTransport"
 	RoleBackend        Role = "the Service Traefik routes to the gateway through"
 	RoleIngress        Role = "the chain's Ingress"
+
+	// cert-manager mode: the plugin writes the Issuers and Certificates;
+	// cert-manager writes the Secrets (RolePrivateCA, RoleClientSecret and
+	// RoleServerSecret) from them.
+	RoleSelfSignedIssuer  Role = "the Issuer that self-signs the hop's CA"
+	RoleCACertificate     Role = "the Certificate of the hop's CA"
+	RoleCAIssuer          Role = "the CA Issuer of the hop's certificates"
+	RoleClientCertificate Role = "the Certificate of the ALB's client certificate"
+	RoleServerCertificate Role = "the Certificate of the gateway's certificate for the ALB"
+	RoleServerSecret      Role = "the gateway's certificate for the ALB (its SNI name)"
 )
 
 // Entry is one object of the manifest.
@@ -45,6 +55,9 @@ type Entry struct {
 	Name      string
 	// Flag is the flag that names the object (or the one it is derived from).
 	Flag string
+	// IssuedBy names the cert-manager Certificate (same namespace) that
+	// writes this Secret; the plugin itself never writes it then.
+	IssuedBy string
 }
 
 // Ref names the entry as "Kind namespace/name".
@@ -61,13 +74,40 @@ func (p *Params) Manifest() []Entry {
 	add := func(role Role, level Level, kind, ns, name, flag string) {
 		m = append(m, Entry{Role: role, Level: level, Kind: kind, Namespace: ns, Name: name, Flag: flag})
 	}
-	add(RolePrivateCA, LevelHop, "Secret", p.IstioNamespace, p.CASecret, "--ca-secret")
+	issued := func(role Role, name, flag string) {
+		m = append(m, Entry{Role: role, Level: LevelHop, Kind: "Secret", Namespace: p.IstioNamespace, Name: name, Flag: flag, IssuedBy: name})
+	}
+	// The plugin's own issuance (alb-cert, private-ca) writes the Secrets;
+	// cert-manager mode writes what makes cert-manager write them. Both are
+	// listed while the mode is still auto, so cleanup finds either.
+	own := p.Identity != IdentityCertManager
+	byCertManager := p.Identity == IdentityCertManager || p.Identity == IdentityAuto
+	if own {
+		add(RolePrivateCA, LevelHop, "Secret", p.IstioNamespace, p.CASecret, "--ca-secret")
+	}
+	if byCertManager {
+		add(RoleSelfSignedIssuer, LevelHop, "Issuer", p.IstioNamespace, p.SelfSignedIssuer(), "--ca-secret")
+		add(RoleCACertificate, LevelHop, "Certificate", p.IstioNamespace, p.CASecret, "--ca-secret")
+		if !own {
+			issued(RolePrivateCA, p.CASecret, "--ca-secret")
+		}
+		add(RoleCAIssuer, LevelHop, "Issuer", p.IstioNamespace, p.CASecret, "--ca-secret")
+		add(RoleClientCertificate, LevelHop, "Certificate", p.IstioNamespace, p.ClientSecret, "--client-secret")
+		if p.GatewayService != "" {
+			add(RoleServerCertificate, LevelHop, "Certificate", p.IstioNamespace, p.HopServerSecret(), "--gateway-service")
+			issued(RoleServerSecret, p.HopServerSecret(), "--gateway-service")
+		}
+	}
 	if p.ALBSecret != "" && p.ALBSecretNamespace != p.IstioNamespace {
 		add(RoleALBTLSCopy, LevelHop, "Secret", p.IstioNamespace, p.ALBSecret, "--alb-secret")
 	}
-	add(RoleClientSecret, LevelHop, "Secret", p.IstioNamespace, p.ClientSecret, "--client-secret")
-	if p.GatewaySecret != "" {
-		add(RoleClientCA, LevelHop, "Secret", p.IstioNamespace, p.ClientCASecret(), "--gateway-secret")
+	if own {
+		add(RoleClientSecret, LevelHop, "Secret", p.IstioNamespace, p.ClientSecret, "--client-secret")
+		if p.GatewaySecret != "" {
+			add(RoleClientCA, LevelHop, "Secret", p.IstioNamespace, p.ClientCASecret(), "--gateway-secret")
+		}
+	} else {
+		issued(RoleClientSecret, p.ClientSecret, "--client-secret")
 	}
 	if p.GatewayName != "" {
 		add(RoleGateway, LevelHop, "Gateway", p.IstioNamespace, p.GatewayName, "--gateway-name")

@@ -38,10 +38,16 @@ const (
 	IdentityALBCert IdentityMode = "alb-cert"
 	// IdentityPrivateCA presents a client certificate issued by a CA the plugin keeps in the cluster.
 	IdentityPrivateCA IdentityMode = "private-ca"
+	// IdentityCertManager has cert-manager issue and renew every certificate
+	// of the hop from a private CA it keeps itself: the ALB's client
+	// certificate, and the gateway's certificate for the name the ALB sends
+	// as SNI (HopServerName). Nobody has to re-run the plugin to renew them,
+	// and no private key is ever made outside the cluster.
+	IdentityCertManager IdentityMode = "cert-manager"
 )
 
 // IdentityModes lists the modes a user may name.
-var IdentityModes = []IdentityMode{IdentityAuto, IdentityALBCert, IdentityPrivateCA}
+var IdentityModes = []IdentityMode{IdentityAuto, IdentityALBCert, IdentityPrivateCA, IdentityCertManager}
 
 // Labels and annotations the plugin puts on what it writes.
 const (
@@ -73,6 +79,13 @@ const (
 	AnnotationSourceHash = "albistio.io/source-sha256"
 	// AnnotationIdentity records which client identity mode produced the ALB's client secret.
 	AnnotationIdentity = "albistio.io/client-identity"
+
+	// AnnotationCertManagerCertificate is how cert-manager marks a Secret it
+	// writes: the name of its Certificate, in the Secret's namespace.
+	AnnotationCertManagerCertificate = "cert-manager.io/certificate-name"
+	// AnnotationIKSCertSource marks a secret IKS manages (and renews): the
+	// default Ingress secret and the copies IKS keeps in other namespaces.
+	AnnotationIKSCertSource = "ingress.cloud.ibm.com/cert-source"
 )
 
 // Params are the resolved parameters of one chain. Zero values are not
@@ -148,6 +161,43 @@ func DefaultVirtualServiceName(chainName string) string { return "albistio-" + c
 // from: <credentialName>-cacert. (Not the private CA's own secret, CASecret,
 // which holds its key.)
 func (p *Params) ClientCASecret() string { return p.GatewaySecret + "-cacert" }
+
+// HopServerName is the name the ALB sends as SNI and verifies in cert-manager
+// mode: the gateway Service's cluster-local name. It never needs public DNS
+// (the ALB connects to the Service, not to that name), and a certificate for
+// it comes from the hop's own CA, so the gateway's IKS certificate for
+// --gateway-domain keeps serving everyone else.
+func (p *Params) HopServerName() string { return p.GatewayService + "." + p.IstioNamespace + ".svc" }
+
+// HopServerSecret is the Secret (and the cert-manager Certificate that
+// writes it) holding the gateway's certificate for HopServerName. It is the
+// hop Gateway's credential in cert-manager mode; no <name>-cacert exists for
+// it, so Istio verifies clients with its ca.crt, the hop's CA.
+func (p *Params) HopServerSecret() string { return "albistio-" + p.GatewayService + "-server" }
+
+// SelfSignedIssuer is the cert-manager Issuer that signs the hop's CA itself.
+func (p *Params) SelfSignedIssuer() string { return "albistio-selfsigned" }
+
+// CertManager reports whether the chain runs in cert-manager mode.
+func (p *Params) CertManager() bool { return p.Identity == IdentityCertManager }
+
+// GatewaySNI is the name the ALB sends as SNI and checks in the gateway's
+// certificate, and the first host of the hop Gateway's server.
+func (p *Params) GatewaySNI() string {
+	if p.CertManager() {
+		return p.HopServerName()
+	}
+	return p.GatewayDomain
+}
+
+// GatewayCredential is the hop Gateway's credentialName: the IKS secret for
+// the gateway domain, or in cert-manager mode the hop's own server secret.
+func (p *Params) GatewayCredential() string {
+	if p.CertManager() {
+		return p.HopServerSecret()
+	}
+	return p.GatewaySecret
+}
 
 // ServiceHost is the in-mesh name the VirtualService routes to.
 func (p *Params) ServiceHost() string {

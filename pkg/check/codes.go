@@ -123,6 +123,20 @@ const (
 	ProbeNotRun          Code = "ALB0810"
 )
 
+// 09xx: renewal, and the hop's cert-manager objects.
+const (
+	CertManagerNotServed      Code = "ALB0901"
+	CertManagerObjectMissing  Code = "ALB0902"
+	IssuerNotReady            Code = "ALB0903"
+	CertificateNotReady       Code = "ALB0904"
+	CertificateSecretMissing  Code = "ALB0905"
+	ALBTLSCopyUnrenewed       Code = "ALB0906"
+	CredentialCACertLeftover  Code = "ALB0907"
+	CertManagerRenewalOverdue Code = "ALB0908"
+	RenewalDue                Code = "ALB0909"
+	CertificateSpecOther      Code = "ALB0910"
+)
+
 // CodeInfo describes a code: its level, which never changes, and what it means.
 type CodeInfo struct {
 	Code        Code   `json:"code"`
@@ -227,6 +241,17 @@ func Catalog() []CodeInfo {
 		{ProbeHTTPClientError, LevelWarning, "probe: the gateway answered the request with a 4xx status of its own (404: no route for host and path)."},
 		{ProbeHTTPServerError, LevelError, "probe: the gateway answered 5xx of its own, or no HTTP response came back."},
 		{ProbeNotRun, LevelError, "probe: the probe could not run (no address, no client identity, or the port-forward failed)."},
+
+		{CertManagerNotServed, LevelError, "The hop is cert-manager's, but the cluster does not serve cert-manager.io/v1: nothing issues or renews its certificates."},
+		{CertManagerObjectMissing, LevelWarning, "An Issuer or Certificate of the hop does not exist: cert-manager does not renew what it stands for, which keeps working only until it expires."},
+		{IssuerNotReady, LevelWarning, "An Issuer of the hop is not Ready: cert-manager cannot issue or renew certificates from it."},
+		{CertificateNotReady, LevelWarning, "A Certificate of the hop is not Ready: cert-manager has not issued its Secret as the Certificate asks (its message is quoted)."},
+		{CertificateSecretMissing, LevelError, "A Secret cert-manager should write for the hop (its CA, the ALB's client certificate, the gateway's server certificate) does not exist."},
+		{ALBTLSCopyUnrenewed, LevelWarning, "The ALB serves the host with the plugin's copy of the ALB's TLS secret, which nothing renews: after IKS's next renewal the ALB serves the old certificate until it expires."},
+		{CredentialCACertLeftover, LevelWarning, "A <credential>-cacert exists beside the hop's cert-manager credential: Istio verifies the ALB with it instead of the ca.crt cert-manager keeps current."},
+		{CertManagerRenewalOverdue, LevelWarning, "A certificate cert-manager keeps for the hop is past its renewal time and was not renewed: cert-manager is not running, or fails to renew it."},
+		{RenewalDue, LevelInfo, "A certificate the plugin issued or copied has less than 30 days left, when setup renews it: nothing renews it until setup runs."},
+		{CertificateSpecOther, LevelWarning, "A Certificate of the hop writes another Secret, or is issued by another Issuer, than the ones the hop reads and trusts."},
 	}
 }
 

@@ -15,5 +15,9 @@
 // the object and field involved, what is wrong and one line on how to fix it.
 // Codes are grouped by area: 01xx secrets and certificates, 02xx trust,
 // 03xx copies, 04xx Gateway and gateway workload, 05xx VirtualService,
-// 06xx Ingress and ALB annotations, 07xx Istio API, 08xx live probe.
+// 06xx Ingress and ALB annotations, 07xx Istio API, 08xx live probe, 09xx
+// renewal and the hop's cert-manager objects.
+//
+// Certificates (renewal.go) lists, for the report, every certificate of the
+// chain with its days left and who renews it.
 package check

@@ -67,7 +67,7 @@ var codeDocs = map[Code]CodeDoc{
 		Fix:   "Run `kubectl albistio secrets -n \"$NS\"`.",
 	},
 	CACertSecretMissing: {
-		Cause: "A MUTUAL gateway verifies clients with the CA in `<gateway-secret>-cacert`, or else in the gateway secret's own `ca.crt`. Neither exists, so Istio does not serve the listener at all.",
+		Cause: "A MUTUAL gateway verifies clients with the CA in `<gateway-secret>-cacert`, or else in the gateway secret's own `ca.crt`. Neither exists, so Istio does not serve the listener at all. In cert-manager mode the CA is the `ca.crt` of the hop's server certificate, and a missing one is reported as ALB0105 on that secret.",
 		See:   `kubectl get secret -n istio-system "$INGRESS_GATEWAY_SECRET-cacert"`,
 		Fix:   "Run `kubectl albistio secrets -n \"$NS\"`.",
 	},
@@ -156,7 +156,7 @@ var codeDocs = map[Code]CodeDoc{
 		Fix:   "Run `kubectl albistio secrets` to take it over; it refuses a secret another field manager owns unless you add `--force-conflicts`.",
 	},
 	PrivateCAUntrusted: {
-		Cause: "The CA stored in the private CA secret is not among the CAs the gateway verifies clients with (`-cacert`). The certificate in use may still verify, issued by an earlier CA, but the next one, issued from the stored CA, will be refused. Happens when `-cacert` is rewritten by hand, or when two setups raced to create the CA.",
+		Cause: "The CA stored in the private CA secret is not among the CAs the gateway verifies clients with (`-cacert`). The certificate in use may still verify, issued by an earlier CA, but the next one, issued from the stored CA, will be refused. Happens when `-cacert` is rewritten by hand, or when two setups raced to create the CA. In cert-manager mode the hop's CA must be in the `ca.crt` of both leaves (the gateway verifies the ALB with its own, the ALB the gateway with the client secret's); it is not after the CA Secret was re-created with a new key.",
 		See: seeCert("istio-system", "albistio-client-ca", "tls.crt", "-fingerprint") + "\n" +
 			seeCert("istio-system", `"$INGRESS_GATEWAY_SECRET-cacert"`, "ca.crt", "-fingerprint"),
 		Fix: "Re-run `kubectl albistio secrets`: it writes the stored CA into `-cacert`.",
@@ -203,12 +203,12 @@ var codeDocs = map[Code]CodeDoc{
 		Fix:   "Set `tls.mode: MUTUAL` and `tls.credentialName`: re-run `kubectl albistio gateway`.",
 	},
 	GatewayCredentialWrong: {
-		Cause: "The server's `tls.credentialName` is not `--gateway-secret`, so the gateway presents another certificate and takes its client CA from that secret's `-cacert`.",
+		Cause: "The server's `tls.credentialName` is not `--gateway-secret` (in cert-manager mode: the hop's server certificate `albistio-<gateway-service>-server`), so the gateway presents another certificate and takes its client CA from that secret's `-cacert`.",
 		See:   seeGatewayServer,
 		Fix:   "Re-run `kubectl albistio gateway`, or set `--gateway-secret` to the secret the Gateway names.",
 	},
 	GatewayDomainNotOnHosts: {
-		Cause: "The server's hosts lack `--gateway-domain`, the SNI the ALB sends. Envoy picks a filter chain by SNI, finds none, and resets the connection.",
+		Cause: "The server's hosts lack `--gateway-domain`, the SNI the ALB sends (in cert-manager mode the hop's server name, `<gateway-service>.<istio-namespace>.svc`). Envoy picks a filter chain by SNI, finds none, and resets the connection.",
 		See:   seeGatewayServer,
 		Fix:   "Re-run `kubectl albistio gateway`: it lists the gateway domain first.",
 	},
@@ -491,6 +491,57 @@ var codeDocs = map[Code]CodeDoc{
 		See:   `kubectl get service -n istio-system istio-ingressgateway -o jsonpath='{.status.loadBalancer.ingress}'`,
 		Fix:   "Fix the client secret first (the other findings say how), or pass `--probe-address host:port` or `--port-forward`.",
 	},
+
+	CertManagerNotServed: {
+		Cause: "In cert-manager mode (`--client-identity=cert-manager`, or `auto` on a hop whose client secret cert-manager wrote) cert-manager issues and renews every certificate of the hop: its CA `albistio-client-ca`, the ALB's client certificate `alb-certs` and the gateway's certificate for `<gateway-service>.<istio-namespace>.svc`. The cluster does not serve `cert-manager.io/v1`: cert-manager was uninstalled, or never installed where the hop was set up.",
+		See:   `kubectl get --raw /apis/cert-manager.io/v1`,
+		Fix:   "Install cert-manager (https://cert-manager.io/docs/installation/) and re-run `kubectl albistio setup`; or move the hop to the plugin's own issuance: `kubectl albistio cleanup` for every chain on it, then `setup --client-identity=private-ca`.",
+	},
+	CertManagerObjectMissing: {
+		Cause: "setup writes two Issuers (`albistio-selfsigned`, which signs the hop's CA, and `albistio-client-ca`, the CA Issuer) and three Certificates (`albistio-client-ca`, `alb-certs`, `albistio-<gateway-service>-server`). One is gone, usually deleted by hand or by a cleanup of another tool: what it issued keeps working until it expires, and nothing renews it.",
+		See:   `kubectl get issuers.cert-manager.io,certificates.cert-manager.io -n istio-system`,
+		Fix:   "Re-run `kubectl albistio setup -n \"$NS\"`: it writes the hop's Issuers and Certificates again, and cert-manager takes over the existing secrets.",
+	},
+	IssuerNotReady: {
+		Cause: "cert-manager marks an Issuer Ready once it can sign: a CA Issuer needs its Secret (`albistio-client-ca`) to hold a CA certificate and its key. Until then no Certificate of the hop is issued or renewed; what was issued keeps working until it expires.",
+		See:   `kubectl describe issuers.cert-manager.io -n istio-system albistio-client-ca`,
+		Fix:   "Fix what the Issuer's condition names: usually the CA Secret is missing because its Certificate `albistio-client-ca` is not issued yet (see that Certificate), or was deleted (cert-manager issues it again).",
+	},
+	CertificateNotReady: {
+		Cause: "cert-manager marks a Certificate Ready when its Secret holds a valid certificate as the spec asks. It is not: the issuance failed (Issuer not ready, a CertificateRequest denied or failing), is still in progress, or cert-manager has not seen the latest spec (is it running?). The finding quotes cert-manager's message.",
+		See:   `kubectl describe certificates.cert-manager.io -n istio-system alb-certs`,
+		Fix:   "Fix what the condition says (`kubectl get certificaterequests -n istio-system` shows the requests and why they failed); deleting the Certificate's Secret makes cert-manager issue it again.",
+	},
+	CertificateSecretMissing: {
+		Cause: "In cert-manager mode the hop's Secrets are written by cert-manager, not by the plugin: the CA (`albistio-client-ca`), the ALB's client certificate (`alb-certs`: `tls.crt`, `tls.key`, and the CA in `ca.crt`, which the ALB verifies the gateway with) and the gateway's certificate for the hop's server name (`albistio-<gateway-service>-server`, the Gateway's credential; its `ca.crt` is what the gateway verifies the ALB with). One does not exist: cert-manager has not issued it (the finding says what its Certificate reports), or is not running.",
+		See:   `kubectl get secrets,certificates.cert-manager.io -n istio-system`,
+		Fix:   "Look at the Certificate of the same name (`kubectl describe certificate -n istio-system <name>`) and fix what it reports; if the Certificate is missing too, re-run `kubectl albistio setup`. setup waits for the Secrets (`--timeout`).",
+	},
+	ALBTLSCopyUnrenewed: {
+		Cause: "An Ingress can only name a TLS secret of its own namespace, so setup copies IKS's ALB secret into the Istio namespace. IKS renews its own secret every 90 days, but copies in other namespaces only when a Secrets Manager instance is registered to the cluster and the copy is IKS's own (it marks those with `ingress.cloud.ibm.com/cert-source: ibm`). The plugin's copy is renewed by nobody: after IKS's next renewal the ALB keeps serving the old certificate for the host until it expires. In cert-manager mode it is the one certificate of the chain that still needs someone to act, so it is reported at once; otherwise once it has less than 30 days left, when IKS renews its source.",
+		See:   `kubectl get secret -n istio-system "$ALB_SECRET" -o jsonpath='{.metadata.annotations}'`,
+		Fix:   "Have IKS keep the copy: register a Secrets Manager instance with the cluster, delete the plugin's copy, and run `ibmcloud ks ingress secret create --cluster <cluster> --cert-crn <crn> --name \"$ALB_SECRET\" --namespace istio-system` (`ibmcloud ks ingress secret get --cluster <cluster> --name \"$ALB_SECRET\" --namespace default` shows the CRN). setup then uses IKS's copy and writes none. Otherwise re-run `kubectl albistio setup` after each IKS renewal.",
+	},
+	CredentialCACertLeftover: {
+		Cause: "Istio verifies a MUTUAL server's clients with `<credentialName>-cacert` when that secret exists, and only otherwise with the credential's own `ca.crt`. In cert-manager mode the credential is the hop's server certificate, whose `ca.crt` cert-manager keeps current; a `-cacert` of it (made by hand, or left from another setup) wins, and nothing keeps it current.",
+		See:   `kubectl get secret -n istio-system albistio-istio-ingressgateway-server-cacert`,
+		Fix:   "Delete the `-cacert` secret the finding names: the gateway then verifies the ALB with the hop's CA from the credential.",
+	},
+	CertManagerRenewalOverdue: {
+		Cause: "cert-manager renews a certificate at its renewal time (`status.renewalTime`: for the hop's leaves 30 days before they expire). The certificate in the Secret is past that, by more than an hour, and was not renewed: cert-manager's controller is not running, cannot reach the API server, or the renewal fails (the finding quotes the Certificate's Issuing condition).",
+		See:   `kubectl get certificates.cert-manager.io -n istio-system -o custom-columns=NAME:.metadata.name,READY:.status.conditions[0].status,RENEWAL:.status.renewalTime,EXPIRES:.status.notAfter`,
+		Fix:   "Check that cert-manager runs (`kubectl get pods -n cert-manager`) and what the Certificate's events say (`kubectl describe certificate -n istio-system <name>`); `cmctl renew -n istio-system <name>` renews it at once.",
+	},
+	RenewalDue: {
+		Cause: "Without cert-manager the plugin issues the ALB's client certificate (90 days) and keeps the private CA itself, and renews them only when `setup` or `secrets` runs with less than 30 days left (in alb-cert mode the client certificate is a copy of the ALB's, renewed by copying IKS's renewed one). That time has come, and nothing will renew them until someone runs setup; three weeks before expiry ALB0109 warns.",
+		See:   seeCert("istio-system", "alb-certs", "tls.crt", "-enddate"),
+		Fix:   "Run `kubectl albistio setup -n \"$NS\"` (from a scheduled job, say, every few weeks); or move the hop to `--client-identity=cert-manager` where cert-manager is installed, which renews it by itself.",
+	},
+	CertificateSpecOther: {
+		Cause: "setup writes each Certificate of the hop with `secretName` equal to its own name and `issuerRef` naming the hop's Issuer (`albistio-selfsigned` for the CA, `albistio-client-ca` for the two leaves). This one differs: cert-manager renews another Secret than the one the ALB or the gateway reads, or issues from another CA than the one both sides verify each other with.",
+		See:   `kubectl get certificates.cert-manager.io -n istio-system -o custom-columns=NAME:.metadata.name,SECRET:.spec.secretName,ISSUER:.spec.issuerRef.name`,
+		Fix:   "Re-run `kubectl albistio setup -n \"$NS\"` (with `--force-conflicts` if another manager changed the field).",
+	},
 }
 
 // Describe's counterpart for the reference: the entry of code, and false
@@ -539,6 +590,7 @@ var areaTitles = map[string]string{
 	"06": "The ALB's Ingress and its flavor's annotations",
 	"07": "The Istio API the cluster serves",
 	"08": "The live probe (`--probe`)",
+	"09": "Renewal, and the hop's cert-manager objects",
 }
 
 // referenceMarkdown renders docs/checks.md from the catalog and codeDocs.
@@ -555,7 +607,9 @@ how to fix it; this page says, per code, why it happens, how to see it for yours
 do. ` + "`check --list-checks`" + ` prints the same catalog; ` + "`-o json|yaml`" + ` gives each finding (and each
 entry of ` + "`--list-checks -o json|yaml`" + `) a ` + "`docs`" + ` link to its entry here. Levels: **error**, the chain
 fails (or is not what it claims to be) until fixed; **warning**, it works today but is insecure or
-about to fail; **info**, worth knowing.
+about to fail; **info**, worth knowing. After the findings the report lists every certificate of
+the chain with its days left and who renews it: IKS, cert-manager, "run setup" (the plugin's own
+issuance and copies, renewed only when setup runs) or nobody (` + "`certificates`" + ` in ` + "`-o json|yaml`" + `).
 
 To accept a finding, suppress it: ` + "`--suppress ALB0615`" + ` silences a code everywhere,
 ` + "`--suppress 'ALB0615=Ingress istio-system/albistio-httptools-httpbin'`" + ` on one object, as findings

@@ -78,12 +78,18 @@ func newFakeAPI(t *testing.T, w *world, extra ...*unstructured.Unstructured) *fa
 			t.Fatalf("adding %s: %v", key(u), err)
 		}
 	}
-	// Istio's resources at a version the world does not serve answer as the
-	// API server's mux does: a plain-text 404, which client-go turns into a
+	// Istio's resources at a version the world does not serve (and
+	// cert-manager's, where it is not installed) answer as the API server's
+	// mux does: a plain-text 404, which client-go turns into a
 	// NotFound whose cause is the unexpected body.
-	for _, res := range []string{"gateways", "virtualservices"} {
+	for _, res := range []string{"gateways", "virtualservices", "issuers", "certificates"} {
 		fake.PrependReactor("*", res, func(a k8stesting.Action) (bool, runtime.Object, error) {
-			if gvr := a.GetResource(); !slices.Contains(w.served, gvr.Version) {
+			gvr := a.GetResource()
+			unserved := !slices.Contains(w.served, gvr.Version)
+			if gvr.Group == kube.Issuers.Group {
+				unserved = w.certManagerUnserved
+			}
+			if unserved {
 				name := ""
 				if g, ok := a.(k8stesting.GetAction); ok {
 					name = g.GetName()

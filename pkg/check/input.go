@@ -46,11 +46,45 @@ func (in *Input) albPair() *certs.KeyPair {
 	return kp
 }
 
-// gatewayPair is the gateway's certificate and key, nil when missing or unusable.
+// gatewayPair is the certificate and key the gateway presents to the ALB
+// (its credential), nil when missing or unusable.
 func (in *Input) gatewayPair() *certs.KeyPair {
-	kp, _ := parsePair(in.Snapshot.GatewaySecret, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, "")
+	kp, _ := parsePair(in.credentialSecret(), corev1.TLSCertKey, corev1.TLSPrivateKeyKey, "")
 	return kp
 }
+
+// certManager says the hop is judged as cert-manager's (Snapshot.CertManager).
+func (in *Input) certManager() bool { return in.Snapshot.CertManager }
+
+// gatewaySNI is the name the ALB sends as SNI and verifies the gateway's
+// certificate for: the gateway domain, or in cert-manager mode the hop's
+// own server name.
+func (in *Input) gatewaySNI() string {
+	if in.certManager() {
+		return in.Params.HopServerName()
+	}
+	return in.Params.GatewayDomain
+}
+
+// credentialName is the Gateway's credentialName the plugin writes.
+func (in *Input) credentialName() string {
+	if in.certManager() {
+		return in.Params.HopServerSecret()
+	}
+	return in.Params.GatewaySecret
+}
+
+// credentialSecret is the secret credentialName names, as read.
+func (in *Input) credentialSecret() *corev1.Secret {
+	if in.certManager() {
+		return in.Snapshot.HopServerSecret
+	}
+	return in.Snapshot.GatewaySecret
+}
+
+// clientCAName is <credentialName>-cacert, which Istio reads the client CA
+// from before the credential's own ca.crt.
+func (in *Input) clientCAName() string { return clientCAName(in.Params, in.certManager()) }
 
 // clientPair is the certificate and key the ALB presents to the gateway.
 func (in *Input) clientPair() *certs.KeyPair {
@@ -67,13 +101,13 @@ func (in *Input) albTrust() []*x509.Certificate {
 }
 
 // gatewayClientCAs are the CA certificates the gateway verifies the ALB
-// with, and the secret they come from: <gateway-secret>-cacert first, then
-// the gateway secret itself, as Istio looks them up.
+// with, and the secret they come from: <credential>-cacert first, then
+// the credential secret itself, as Istio looks them up.
 func (in *Input) gatewayClientCAs() ([]*x509.Certificate, *corev1.Secret) {
 	if in.clientCAElsewhere() {
 		return nil, nil
 	}
-	for _, s := range []*corev1.Secret{in.Snapshot.CACert, in.Snapshot.GatewaySecret} {
+	for _, s := range []*corev1.Secret{in.Snapshot.CACert, in.credentialSecret()} {
 		if s == nil {
 			continue
 		}
@@ -171,11 +205,11 @@ func dataKeys(s *corev1.Secret) string {
 
 // clientCAElsewhere reports whether the Gateway's server for the chain
 // names its client CA with caCertCredentialName (recent Istio releases; istio.io/api has it in 1.30, not in 1.26),
-// which takes precedence over <gateway-secret>-cacert, and names another
+// which takes precedence over <credential>-cacert, and names another
 // one: then the -cacert is not what the gateway verifies the ALB with, and
 // the gateway rule says so once.
 func (in *Input) clientCAElsewhere() bool {
 	server, _ := chainServer(in.Snapshot.Gateway, in)
 	ca := server.GetTls().GetCaCertCredentialName()
-	return ca != "" && ca != in.Params.ClientCASecret()
+	return ca != "" && ca != in.clientCAName()
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"sigs.k8s.io/yaml"
 
@@ -23,6 +25,9 @@ const (
 type Report struct {
 	Findings []Finding `json:"findings"`
 	Summary  Summary   `json:"summary"`
+	// Certificates are the chain's certificates with their days left and
+	// who renews them (Certificates); left out when not listed.
+	Certificates []CertificateStatus `json:"certificates,omitempty"`
 }
 
 // NewReport wraps findings with their summary.
@@ -57,6 +62,7 @@ func (r Report) Write(w io.Writer, format string, color bool) error {
 	default:
 		b.WriteString("Each code is explained at " + DocsURL + "\n")
 	}
+	writeCertificates(&b, r.Certificates)
 	b.WriteString(r.Summary.String())
 	b.WriteByte('\n')
 	_, err := io.WriteString(w, b.String())
@@ -83,8 +89,51 @@ func (r Report) printable() Report {
 		fs[i] = f
 	}
 	r.Findings = fs
+	if r.Certificates != nil {
+		cs := make([]CertificateStatus, len(r.Certificates))
+		for i, c := range r.Certificates {
+			c.Object = safetext.CleanLine(c.Object)
+			c.Field = safetext.CleanLine(c.Field)
+			c.Subject = safetext.CleanLine(c.Subject)
+			c.Note = safetext.CleanLine(c.Note)
+			cs[i] = c
+		}
+		r.Certificates = cs
+	}
 	return r
 }
+
+// writeCertificates prints the certificates as a table: what each is, its
+// secret, when it expires, the days left and who renews it (with the note).
+func writeCertificates(b *strings.Builder, cs []CertificateStatus) {
+	if len(cs) == 0 {
+		return
+	}
+	b.WriteString("\nCertificates:\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CERTIFICATE\tSECRET\tEXPIRES\tDAYS LEFT\tRENEWED BY")
+	for _, c := range cs {
+		title := roleTitles[c.Role]
+		if title == "" {
+			title = c.Role
+		}
+		left := strconv.Itoa(c.DaysLeft)
+		if c.DaysLeft < 0 {
+			left = "expired"
+		}
+		by := c.RenewedBy
+		if c.Note != "" {
+			by += " (" + c.Note + ")"
+		}
+		expires, _, _ := strings.Cut(c.NotAfter, "T")
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", title, noTabs(c.Object), expires, left, noTabs(by))
+	}
+	_ = tw.Flush()
+	b.WriteByte('\n')
+}
+
+// noTabs keeps a value from shifting the table's columns.
+func noTabs(s string) string { return strings.ReplaceAll(s, "\t", " ") }
 
 // textLine renders "LEVEL CODE Object field: message — fix".
 func textLine(f Finding, color bool) string {

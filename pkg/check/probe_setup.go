@@ -39,12 +39,12 @@ func NewProbeMaterial(in *Input) (*ProbeMaterial, *Finding) {
 	if len(roots) == 0 {
 		return notRun("the client secret holds no CA certificates to verify the gateway with")
 	}
-	if len(p.Paths) == 0 || p.Host == "" || p.GatewayDomain == "" {
+	if len(p.Paths) == 0 || p.Host == "" || in.gatewaySNI() == "" {
 		return notRun("the probe needs --host, --gateway-domain and a --path")
 	}
 	return &ProbeMaterial{
 		ClientCert: cert, ClientChain: chainCerts, Roots: roots,
-		ServerName: p.GatewayDomain, Host: p.Host, Path: p.Paths[0],
+		ServerName: in.gatewaySNI(), Host: p.Host, Path: p.Paths[0],
 	}, nil
 }
 

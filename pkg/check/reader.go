@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -37,10 +38,18 @@ type API interface {
 // plugin's Service (MaxRequests). None of these depends on how many objects
 // the cluster holds. Only an unhealthy chain costs more: one discovery
 // request when Istio's v1 is not served, one GET per expected secret that is
-// missing from the LIST (or per secret, when a Role forbids the LIST).
+// missing from the LIST (or per secret, when a Role forbids the LIST). A
+// copy of the ALB secret that IKS keeps in the Istio namespace is not the
+// plugin's, so not in the LIST: it costs one GET.
+//
+// A cert-manager hop costs CertManagerRequests more: GETs by name of its two
+// Issuers and three Certificates, and of <server secret>-cacert, which
+// should not exist (its server secret comes with the LIST; the unused
+// <gateway-secret>-cacert is not read). No other hop reads them.
 const (
-	Requests    = 11
-	MaxRequests = Requests + 2
+	Requests            = 11
+	MaxRequests         = Requests + 2
+	CertManagerRequests = 6
 )
 
 // readParallelism bounds how many of Read's requests are in flight at once.
@@ -65,6 +74,7 @@ const (
 	stepClientSecret
 	stepCACert
 	stepCASecret
+	stepHopServerSecret // cert-manager mode only, as are the steps after stepServersTransport
 	stepIngress
 	stepIngressTLSSecret
 	stepGateway // the Gateway at v1, and when v1 is not served discovery and the Gateway again
@@ -75,7 +85,31 @@ const (
 	stepAppService
 	stepBackendService
 	stepServersTransport
+	stepSelfSignedIssuer
+	stepCACertificate
+	stepCAIssuer
+	stepClientCertificate
+	stepServerCertificate
 )
+
+// certManagerRead is one of the hop's cert-manager objects Read gets by
+// name, in the order of the steps above.
+type certManagerRead struct {
+	step int
+	gvr  schema.GroupVersionResource
+	name string
+	into **CertManagerObject
+}
+
+func certManagerReads(s *Snapshot, p *chain.Params) []certManagerRead {
+	return []certManagerRead{
+		{stepSelfSignedIssuer, kube.Issuers, p.SelfSignedIssuer(), &s.SelfSignedIssuer},
+		{stepCACertificate, kube.Certificates, p.CASecret, &s.CACertificate},
+		{stepCAIssuer, kube.Issuers, p.CASecret, &s.CAIssuer},
+		{stepClientCertificate, kube.Certificates, p.ClientSecret, &s.ClientCertificate},
+		{stepServerCertificate, kube.Certificates, p.HopServerSecret(), &s.ServerCertificate},
+	}
+}
 
 // Read takes a Snapshot of the chain p describes. It needs only get and list
 // permissions. When p.Flavor is auto, Read resolves it from the
@@ -84,11 +118,16 @@ const (
 // failures (forbidden, unreachable); absent objects are not errors but nil
 // fields, which the rules report.
 //
+// The client secret also says whether the hop is cert-manager's
+// (hopIsCertManager); then Read sets p.Identity to cert-manager, reads the
+// hop's Issuers, Certificates and server secret, and takes the client CA
+// from <server secret>-cacert instead of <gateway-secret>-cacert.
+//
 // The requests are the ones a sequential read makes, issued concurrently
 // (at most readParallelism at once) wherever one does not depend on
 // another's answer: the secrets of the Istio namespace wait for the LIST
-// that may already bring them, the private CA for the client secret that
-// says whether it is used, the Ingress's TLS secret for the Ingress, the
+// that may already bring them, the private CA, -cacert and cert-manager's
+// objects for the client secret that says which are used, the Ingress's TLS secret for the Ingress, the
 // VirtualService for the Gateway (whose answer gives the Istio version), and
 // Traefik's objects for the IngressClasses that resolve the flavor.
 func Read(ctx context.Context, api API, p *chain.Params) (*Snapshot, error) {
@@ -108,15 +147,48 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 	})
 	r.async(func() { r.readIstio(s, p) })
 	albSecret := r.async(func() { s.ALBSecret = r.secret(stepALBSecret, owned, p.ALBSecretNamespace, p.ALBSecret) })
-	client := r.async(func() { s.ClientSecret = r.secret(stepClientSecret, owned, ns, p.ClientSecret) })
+	// The client secret says whether the hop is cert-manager's (written
+	// before client is closed, read only after).
+	certManager := false
+	client := r.async(func() {
+		s.ClientSecret = r.secret(stepClientSecret, owned, ns, p.ClientSecret)
+		certManager = hopIsCertManager(p, s.ClientSecret, r.owned)
+	})
 	r.async(func() { s.GatewaySecret = r.secret(stepGatewaySecret, owned, ns, p.GatewaySecret) })
-	r.async(func() { s.CACert = r.secret(stepCACert, owned, ns, p.ClientCASecret()) })
 	r.async(func() {
 		<-client
-		if usesPrivateCA(s.ClientSecret, p) {
+		s.CACert = r.secret(stepCACert, owned, ns, clientCAName(p, certManager))
+	})
+	r.async(func() {
+		<-client
+		if certManager || usesPrivateCA(s.ClientSecret, p) {
 			s.CASecret = r.secret(stepCASecret, owned, ns, p.CASecret)
 		}
 	})
+	r.async(func() {
+		<-client
+		if certManager {
+			s.HopServerSecret = r.secret(stepHopServerSecret, owned, ns, p.HopServerSecret())
+		}
+	})
+	cmReads := certManagerReads(s, p)
+	served := make([]bool, len(cmReads))
+	for i, cr := range cmReads {
+		r.async(func() {
+			<-client
+			if !certManager {
+				return
+			}
+			var u *unstructured.Unstructured
+			if !r.call(cr.step, func() (err error) {
+				u, served[i], err = r.api.GetServed(r.ctx, cr.gvr, ns, cr.name)
+				return err
+			}) || u == nil {
+				return
+			}
+			*cr.into = r.certManagerObject(cr.step, u)
+		})
+	}
 	r.async(func() {
 		<-ingress
 		tlsName := ingressTLSSecretName(s.Ingress, p)
@@ -173,7 +245,49 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 	if r.err != nil {
 		return nil, r.err
 	}
+	if certManager {
+		s.CertManager, s.CertManagerServed = true, !slices.Contains(served, false)
+		p.Identity = chain.IdentityCertManager
+	}
 	return s, nil
+}
+
+// clientCAName is the secret Istio reads the Gateway credential's client
+// CA from when it exists: <credential>-cacert.
+func clientCAName(p *chain.Params, certManager bool) string {
+	if certManager {
+		return p.HopServerSecret() + "-cacert"
+	}
+	return p.ClientCASecret()
+}
+
+// certManagerObject decodes an Issuer or a Certificate.
+func (r *reader) certManagerObject(step int, u *unstructured.Unstructured) *CertManagerObject {
+	o, err := decodeCertManager(u)
+	if err != nil {
+		r.fail(step, err)
+		return nil
+	}
+	return o
+}
+
+func decodeCertManager(u *unstructured.Unstructured) (*CertManagerObject, error) {
+	var obj struct {
+		Metadata struct {
+			Generation int64 `json:"generation"`
+		} `json:"metadata"`
+		Spec   CertManagerSpec   `json:"spec"`
+		Status CertManagerStatus `json:"status"`
+	}
+	data, err := u.MarshalJSON()
+	if err == nil {
+		err = json.Unmarshal(data, &obj)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s is malformed: %w", u.GetKind(), objectName(u.GetNamespace(), u.GetName()), err)
+	}
+	return &CertManagerObject{Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(),
+		Generation: obj.Metadata.Generation, Spec: obj.Spec, Status: obj.Status}, nil
 }
 
 // readIngressClasses reads the cluster's IngressClasses and, for

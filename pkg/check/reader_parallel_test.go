@@ -53,8 +53,8 @@ func readCases(t *testing.T) []readCase {
 			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "", errors.New("RBAC: list not allowed"))
 		})
 	}
-	for _, o := range []worldOptions{{}, {Flavor: chain.FlavorTraefik}, {Flavor: chain.FlavorClassic}} {
-		cases = append(cases, readCase{name: "list forbidden/" + string(o.Flavor), world: newWorld(t, o), prepare: forbidList})
+	for _, o := range []worldOptions{{}, {Flavor: chain.FlavorTraefik}, {Flavor: chain.FlavorClassic}, {Identity: chain.IdentityCertManager}} {
+		cases = append(cases, readCase{name: "list forbidden/" + string(o.Flavor) + string(o.Identity), world: newWorld(t, o), prepare: forbidList})
 	}
 	unlabelled := newWorld(t, worldOptions{})
 	for _, u := range unlabelled.objects {
@@ -210,6 +210,7 @@ func TestReadFirstErrorAsSequential(t *testing.T) {
 		{name: "nginx", world: newWorld(t, worldOptions{})},
 		{name: "traefik", world: newWorld(t, worldOptions{Flavor: chain.FlavorTraefik})},
 		{name: "istio v1beta1", world: newWorld(t, worldOptions{Istio: &[]string{"v1beta1"}})},
+		{name: "cert-manager", world: newWorld(t, worldOptions{Identity: chain.IdentityCertManager})},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			all := readWith(t, c, readSequential, nil).requests
@@ -250,14 +251,23 @@ func TestReadFirstErrorAsSequential(t *testing.T) {
 		}
 		u.Object["spec"] = "not an object"
 	}
-	c := readCase{name: "malformed", world: w}
-	want := readWith(t, c, readSequential, nil)
-	if want.err == nil || !strings.Contains(want.err.Error(), "malformed") {
-		t.Fatalf("the sequential read of malformed objects: %v", want.err)
+	cm := newWorld(t, worldOptions{Identity: chain.IdentityCertManager})
+	for _, target := range []string{"Certificate " + istioNS + "/alb-certs", "Issuer " + istioNS + "/albistio-client-ca"} {
+		_, u := cm.find(target)
+		if u == nil {
+			t.Fatalf("the world has no %s", target)
+		}
+		u.Object["status"] = "not an object"
 	}
-	for range 3 {
-		if got := readWith(t, c, Read, nil); got.err == nil || got.err.Error() != want.err.Error() {
-			t.Errorf("malformed objects: error %v, the sequential read's %v", got.err, want.err)
+	for _, c := range []readCase{{name: "malformed", world: w}, {name: "malformed cert-manager objects", world: cm}} {
+		want := readWith(t, c, readSequential, nil)
+		if want.err == nil || !strings.Contains(want.err.Error(), "malformed") {
+			t.Fatalf("%s: the sequential read: %v", c.name, want.err)
+		}
+		for range 3 {
+			if got := readWith(t, c, Read, nil); got.err == nil || got.err.Error() != want.err.Error() {
+				t.Errorf("%s: error %v, the sequential read's %v", c.name, got.err, want.err)
+			}
 		}
 	}
 }
@@ -355,6 +365,7 @@ func TestReadInFlight(t *testing.T) {
 		{"nginx", worldOptions{}, 3},
 		{"traefik", worldOptions{Flavor: chain.FlavorTraefik}, 3},
 		{"istio v1beta1", worldOptions{Istio: &[]string{"v1beta1"}}, 5},
+		{"cert-manager", worldOptions{Identity: chain.IdentityCertManager}, 3},
 	} {
 		w := newWorld(t, tc.opts)
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,7 +20,8 @@ import (
 // one request after the other, stopping at the first error. It is kept,
 // unchanged but for its names, as the reference the concurrent Read must
 // agree with (reader_parallel_test.go): the same requests, the same
-// Snapshot, the same error.
+// Snapshot, the same error. The cert-manager hop's reads were added to it
+// in the order of their steps.
 func readSequential(ctx context.Context, api API, p *chain.Params) (*Snapshot, error) {
 	r := &seqReader{ctx: ctx, api: api}
 	s := &Snapshot{}
@@ -52,9 +53,13 @@ func readSequential(ctx context.Context, api API, p *chain.Params) (*Snapshot, e
 	s.ALBSecret = r.secret(p.ALBSecretNamespace, p.ALBSecret)
 	s.GatewaySecret = r.secret(p.IstioNamespace, p.GatewaySecret)
 	s.ClientSecret = r.secret(p.IstioNamespace, p.ClientSecret)
-	s.CACert = r.secret(p.IstioNamespace, p.ClientCASecret())
-	if usesPrivateCA(s.ClientSecret, p) {
+	certManager := hopIsCertManager(p, s.ClientSecret, r.owned)
+	s.CACert = r.secret(p.IstioNamespace, clientCAName(p, certManager))
+	if certManager || usesPrivateCA(s.ClientSecret, p) {
 		s.CASecret = r.secret(p.IstioNamespace, p.CASecret)
+	}
+	if certManager {
+		s.HopServerSecret = r.secret(p.IstioNamespace, p.HopServerSecret())
 	}
 
 	s.Ingress = seqGetInto[networkingv1.Ingress](r, kube.Ingresses, p.IstioNamespace, p.IngressName)
@@ -89,8 +94,31 @@ func readSequential(ctx context.Context, api API, p *chain.Params) (*Snapshot, e
 			s.ServersTransport = st
 		}
 	}
+	served := true
+	if certManager {
+		for _, cr := range certManagerReads(s, p) {
+			if r.err != nil {
+				break
+			}
+			u, ok, err := r.api.GetServed(r.ctx, cr.gvr, p.IstioNamespace, cr.name)
+			if err != nil {
+				r.err = err
+				break
+			}
+			served = served && ok
+			if u != nil {
+				if *cr.into, err = decodeCertManager(u); err != nil {
+					r.err = err
+				}
+			}
+		}
+	}
 	if r.err != nil {
 		return nil, r.err
+	}
+	if certManager {
+		s.CertManager, s.CertManagerServed = true, served
+		p.Identity = chain.IdentityCertManager
 	}
 	return s, nil
 }

@@ -58,6 +58,16 @@ func TestReadRequests(t *testing.T) {
 		{"traefik private-ca", worldOptions{Flavor: chain.FlavorTraefik}, MaxRequests},
 		{"traefik alb-cert", worldOptions{Flavor: chain.FlavorTraefik, ALBClientAuth: true}, MaxRequests},
 		{"classic private-ca", worldOptions{Flavor: chain.FlavorClassic}, Requests},
+		// cert-manager adds its two Issuers, three Certificates and the
+		// credential's -cacert (absent), and reads neither
+		// <gateway-secret>-cacert nor anything else; its secrets come
+		// with the LIST.
+		{"nginx cert-manager", worldOptions{Identity: chain.IdentityCertManager}, Requests + CertManagerRequests},
+		{"traefik cert-manager", worldOptions{Flavor: chain.FlavorTraefik, Identity: chain.IdentityCertManager}, MaxRequests + CertManagerRequests},
+		// A copy IKS keeps is not the plugin's, so not in the LIST: one GET.
+		{"nginx private-ca, IKS's copy", worldOptions{IKSCopy: true}, Requests + 1},
+		{"nginx cert-manager, IKS's copy", worldOptions{Identity: chain.IdentityCertManager, IKSCopy: true}, Requests + CertManagerRequests + 1},
+		{"cert-manager not served", worldOptions{Identity: chain.IdentityCertManager, NoCertManager: true}, Requests + CertManagerRequests},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, tc.opts)

@@ -64,9 +64,12 @@ func expectedValue(in *Input, key string) string {
 	case render.NginxProxySSLVerify, render.NginxProxySSLServerName:
 		return "on"
 	case render.NginxProxySSLVerifyDepth:
+		if in.certManager() {
+			return "1"
+		}
 		return "2"
 	case render.NginxProxySSLName:
-		return p.GatewayDomain
+		return in.gatewaySNI()
 	case render.TraefikRouterTLS:
 		return "true"
 	case render.TraefikRouterEntryPoints:

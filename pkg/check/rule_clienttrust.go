@@ -11,7 +11,9 @@ import (
 // checkClientTrust: the ALB's client chain is one the gateway accepts, which
 // takes two things Envoy checks separately: every certificate of the chain
 // allows TLS client authentication (Envoy verifies with purpose ssl_client),
-// and the chain leads to a CA in <gateway-secret>-cacert.
+// and the chain leads to a CA in <gateway-secret>-cacert (in cert-manager
+// mode, in the ca.crt of the gateway's credential, unless a -cacert of it
+// exists, which Istio reads instead).
 func checkClientTrust(in *Input) []Finding {
 	s := in.Snapshot
 	client := in.clientPair()
@@ -22,11 +24,17 @@ func checkClientTrust(in *Input) []Finding {
 	obj, field := secretRef(s.ClientSecret), dataField(certKey)
 	var fs []Finding
 
+	noClientAuthFix := "run kubectl albistio secrets --client-identity=private-ca (auto does the same): the ALB then presents a client certificate from a private CA that the gateway's -cacert trusts"
+	untrustedFix := "re-run kubectl albistio secrets: it writes the client certificate and the gateway's -cacert from the same source"
+	if in.certManager() {
+		p := in.Params
+		noClientAuthFix = fmt.Sprintf("the Certificate %s/%s must list usages [client auth, digital signature]: re-run kubectl albistio setup, and cert-manager re-issues the secret", p.IstioNamespace, p.ClientSecret)
+		untrustedFix = fmt.Sprintf("the Certificates %s and %s must both be issued by the CA Issuer %s: re-run kubectl albistio setup (and delete a leftover %s)", p.ClientSecret, p.HopServerSecret(), p.CASecret, in.clientCAName())
+	}
 	for _, c := range client.Chain {
 		if !certs.HasUsage(c, x509.ExtKeyUsageClientAuth) {
 			ue := &certs.UsageError{Usage: x509.ExtKeyUsageClientAuth, Leaf: client.Leaf(), Cert: c}
-			fs = append(fs, newFinding(ClientCertNoClientAuth, obj, field, ue.Error(),
-				"run kubectl albistio secrets --client-identity=private-ca (auto does the same): the ALB then presents a client certificate from a private CA that the gateway's -cacert trusts"))
+			fs = append(fs, newFinding(ClientCertNoClientAuth, obj, field, ue.Error(), noClientAuthFix))
 			break
 		}
 	}
@@ -41,7 +49,7 @@ func checkClientTrust(in *Input) []Finding {
 	}
 	fs = append(fs, newFinding(ClientCertUntrusted, obj, field,
 		fmt.Sprintf("the gateway verifies client certificates with the CA in Secret %s/%s, and the ALB's chain does not lead to it, so the gateway answers \"unknown ca\": %v", from.Namespace, from.Name, err),
-		"re-run kubectl albistio secrets: it writes the client certificate and the gateway's -cacert from the same source"))
+		untrustedFix))
 	return fs
 }
 

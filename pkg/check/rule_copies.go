@@ -18,29 +18,14 @@ import (
 // recorded hash differs from the source's current one is stale. A source
 // that is missing or unusable is not compared: other rules say why, and
 // re-copying it would not help.
+//
+// In cert-manager mode the client secret and the CA are cert-manager's, not
+// copies, and a -cacert is a leftover the cert-manager rule reports; a copy
+// IKS keeps (ingress.cloud.ibm.com/cert-source: ibm) is IKS's to renew.
 func checkCopies(in *Input) []Finding {
 	s, p := in.Snapshot, in.Params
-	albRef := p.ALBSecretNamespace + "/" + p.ALBSecret
-	caRef := p.IstioNamespace + "/" + p.CASecret
-
-	// current is the fingerprint a copy of ref would carry now.
-	current := func(ref string) (string, bool) {
-		var chainNow []*x509.Certificate
-		switch ref {
-		case albRef:
-			if kp := in.albPair(); kp != nil {
-				chainNow = kp.Chain
-			}
-		case caRef:
-			if c := in.caCert(); c != nil {
-				chainNow = []*x509.Certificate{c}
-			}
-		}
-		if len(chainNow) == 0 || certs.CheckValidity(chainNow[0], in.Now) != nil {
-			return "", false
-		}
-		return identity.Fingerprint(chainNow), true
-	}
+	albRef, caRef := in.albRef(), p.IstioNamespace+"/"+p.CASecret
+	current := in.sourceFingerprint
 
 	var fs []Finding
 	judge := func(sec *corev1.Secret, code Code, what string, sources ...string) {
@@ -69,12 +54,52 @@ func checkCopies(in *Input) []Finding {
 			"re-run kubectl albistio secrets: it writes the secret from the current source"))
 	}
 
-	judge(s.ClientSecret, ClientSecretStale, "the ALB's client certificate", albRef, caRef)
-	judge(s.CACert, CACertStale, "the gateway's client CA", albRef, caRef)
-	if in.separateIngressTLS() {
+	if !in.certManager() {
+		judge(s.ClientSecret, ClientSecretStale, "the ALB's client certificate", albRef, caRef)
+		judge(s.CACert, CACertStale, "the gateway's client CA", albRef, caRef)
+	}
+	if in.separateIngressTLS() && !identity.IKSManaged(s.IngressTLSSecret) {
 		judge(s.IngressTLSSecret, ALBTLSCopyStale, "the Ingress's copy of the ALB certificate", albRef)
 	}
 	return fs
+}
+
+// albRef is the ALB secret as copies record their source.
+func (in *Input) albRef() string { return in.Params.ALBSecretNamespace + "/" + in.Params.ALBSecret }
+
+// sourceFingerprint is the fingerprint a copy of ref (the ALB secret or the
+// private CA) would carry now; false when that source is missing, unusable
+// or outside its validity (re-copying it would not help).
+func (in *Input) sourceFingerprint(ref string) (string, bool) {
+	var chainNow []*x509.Certificate
+	switch ref {
+	case in.albRef():
+		if kp := in.albPair(); kp != nil {
+			chainNow = kp.Chain
+		}
+	case in.Params.IstioNamespace + "/" + in.Params.CASecret:
+		if c := in.caCert(); c != nil {
+			chainNow = []*x509.Certificate{c}
+		}
+	}
+	if len(chainNow) == 0 || certs.CheckValidity(chainNow[0], in.Now) != nil {
+		return "", false
+	}
+	return identity.Fingerprint(chainNow), true
+}
+
+// staleCopy says whether sec records a copy of one of sources whose
+// fingerprint is no longer the source's: what the copies rule reports.
+func (in *Input) staleCopy(sec *corev1.Secret, sources ...string) bool {
+	if sec == nil {
+		return false
+	}
+	src, hash := sec.Annotations[chain.AnnotationSource], sec.Annotations[chain.AnnotationSourceHash]
+	if !slices.Contains(sources, src) {
+		return false
+	}
+	now, ok := in.sourceFingerprint(src)
+	return ok && now != hash
 }
 
 // short abbreviates a hex fingerprint for messages.

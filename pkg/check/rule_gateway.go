@@ -12,7 +12,8 @@ import (
 // checkGateway: the Gateway terminates the ALB's mutual TLS: a server on the
 // HTTPS port, protocol HTTPS, mode MUTUAL with the gateway's secret, and
 // hosts that take both the SNI the ALB sends (the gateway domain) and the
-// Host header it forwards (--host).
+// Host header it forwards (--host). In cert-manager mode the secret is the
+// hop's server certificate and the SNI the hop's server name.
 func checkGateway(in *Input) []Finding {
 	s, p := in.Snapshot, in.Params
 	if s.IstioVersion == "" {
@@ -60,21 +61,33 @@ func checkGateway(in *Input) []Finding {
 			fmt.Sprintf("the TLS mode is %s, which the ALB cannot complete (ISTIO_MUTUAL wants an Istio-issued client certificate; PASSTHROUGH does not terminate TLS)", mode),
 			"set tls.mode MUTUAL (re-run kubectl albistio gateway)"))
 	}
-	if tls.GetCredentialName() != p.GatewaySecret && !slices.Contains(tls.GetCredentialNames(), p.GatewaySecret) {
-		fs = append(fs, newFinding(GatewayCredentialWrong, obj, field+".tls.credentialName",
-			fmt.Sprintf("credentialName is %s, not the gateway's secret %q, so the gateway presents another certificate and takes its client CA from %s-cacert", quote(tls.GetCredentialName()), p.GatewaySecret, quote(tls.GetCredentialName())),
-			"set credentialName to --gateway-secret (re-run kubectl albistio gateway)"))
+	if cred := in.credentialName(); tls.GetCredentialName() != cred && !slices.Contains(tls.GetCredentialNames(), cred) {
+		msg := fmt.Sprintf("credentialName is %s, not the gateway's secret %q, so the gateway presents another certificate and takes its client CA from %s-cacert", quote(tls.GetCredentialName()), cred, quote(tls.GetCredentialName()))
+		fix := "set credentialName to --gateway-secret (re-run kubectl albistio gateway)"
+		if in.certManager() {
+			msg = fmt.Sprintf("credentialName is %s, not the hop's server certificate %q that cert-manager keeps for %s, so the gateway presents a certificate the ALB does not verify for that name and takes its client CA from elsewhere", quote(tls.GetCredentialName()), cred, p.HopServerName())
+			fix = fmt.Sprintf("set credentialName to %s (re-run kubectl albistio setup)", cred)
+		}
+		fs = append(fs, newFinding(GatewayCredentialWrong, obj, field+".tls.credentialName", msg, fix))
 	}
-	if ca := tls.GetCaCertCredentialName(); ca != "" && ca != p.ClientCASecret() {
-		fs = append(fs, newFinding(GatewayClientCAOther, obj, field+".tls.caCertCredentialName",
-			fmt.Sprintf("caCertCredentialName is %s: Istio verifies client certificates with the CA in that Secret or ConfigMap, not with %q, which the plugin keeps in step with the ALB's client certificate; check does not read it, so whether the gateway trusts the ALB was not verified", quote(ca), p.ClientCASecret()),
-			fmt.Sprintf("remove caCertCredentialName (kubectl albistio gateway does not set it) or set it to %s", p.ClientCASecret())))
+	if ca := tls.GetCaCertCredentialName(); ca != "" && ca != in.clientCAName() {
+		msg := fmt.Sprintf("caCertCredentialName is %s: Istio verifies client certificates with the CA in that Secret or ConfigMap, not with %q, which the plugin keeps in step with the ALB's client certificate; check does not read it, so whether the gateway trusts the ALB was not verified", quote(ca), p.ClientCASecret())
+		fix := fmt.Sprintf("remove caCertCredentialName (kubectl albistio gateway does not set it) or set it to %s", p.ClientCASecret())
+		if in.certManager() {
+			msg = fmt.Sprintf("caCertCredentialName is %s: Istio verifies client certificates with the CA in that Secret or ConfigMap, not with the ca.crt of %q, which cert-manager keeps in step with the ALB's client certificate; check does not read it, so whether the gateway trusts the ALB was not verified", quote(ca), in.credentialName())
+			fix = "remove caCertCredentialName (kubectl albistio setup does not set it)"
+		}
+		fs = append(fs, newFinding(GatewayClientCAOther, obj, field+".tls.caCertCredentialName", msg, fix))
 	}
 	hosts := gatewayHosts(server.GetHosts())
-	if !hostListed(hosts, p.GatewayDomain) {
+	if sni := in.gatewaySNI(); !hostListed(hosts, sni) {
+		fix := "add --gateway-domain to the Gateway's hosts (re-run kubectl albistio gateway)"
+		if in.certManager() {
+			fix = fmt.Sprintf("add %s, the hop's server name, to the Gateway's hosts (re-run kubectl albistio setup)", sni)
+		}
 		fs = append(fs, newFinding(GatewayDomainNotOnHosts, obj, field+".hosts",
-			fmt.Sprintf("the hosts %s do not include %s, the SNI the ALB sends: Envoy has no filter chain for it and resets the connection", joinQuoted(server.GetHosts()), p.GatewayDomain),
-			"add --gateway-domain to the Gateway's hosts (re-run kubectl albistio gateway)"))
+			fmt.Sprintf("the hosts %s do not include %s, the SNI the ALB sends: Envoy has no filter chain for it and resets the connection", joinQuoted(server.GetHosts()), sni),
+			fix))
 	}
 	if p.Host != "" && !hostListed(hosts, p.Host) {
 		fs = append(fs, newFinding(HostNotOnGateway, obj, field+".hosts",
@@ -86,7 +99,7 @@ func checkGateway(in *Input) []Finding {
 
 // chainServer is the Gateway server the ALB's connections land on: one on
 // the gateway Service's HTTPS port, preferably the one whose hosts take the
-// gateway domain. It returns nil when no server listens on the port.
+// name the ALB sends as SNI. It returns nil when no server listens on the port.
 func chainServer(gw *istiov1.Gateway, in *Input) (*istionet.Server, int) {
 	if gw == nil {
 		return nil, -1
@@ -98,7 +111,7 @@ func chainServer(gw *istiov1.Gateway, in *Input) (*istionet.Server, int) {
 		if sv.GetPort().GetNumber() != uint32(p.GatewayServicePort) {
 			continue
 		}
-		if hostListed(gatewayHosts(sv.GetHosts()), p.GatewayDomain) {
+		if hostListed(gatewayHosts(sv.GetHosts()), in.gatewaySNI()) {
 			return sv, i
 		}
 		if first == nil {

@@ -1,13 +1,16 @@
 package check
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/albistio/kubectl-albistio/pkg/certs"
 )
 
 // checkNames: each server certificate covers the name it is served for: the
-// ALB's (and the Ingress's copy) --host, the gateway's --gateway-domain.
+// ALB's (and the Ingress's copy) --host, the gateway's --gateway-domain (in
+// cert-manager mode, the hop's server certificate its HopServerName).
 func checkNames(in *Input) []Finding {
 	s, p := in.Snapshot, in.Params
 	var fs []Finding
@@ -27,6 +30,10 @@ func checkNames(in *Input) []Finding {
 	covers(s.ALBSecret, p.Host, albFix)
 	if in.separateIngressTLS() {
 		covers(s.IngressTLSSecret, p.Host, albFix)
+	}
+	if in.certManager() {
+		covers(s.HopServerSecret, p.HopServerName(), fmt.Sprintf("the Certificate %s/%s must list dnsNames [%s]: re-run kubectl albistio setup, and cert-manager re-issues the secret", p.IstioNamespace, p.HopServerSecret(), p.HopServerName()))
+		return fs
 	}
 	covers(s.GatewaySecret, p.GatewayDomain, "set --gateway-domain to the NLB subdomain this certificate was issued for (ibmcloud ks nlb-dns ls --cluster <name>)")
 	return fs

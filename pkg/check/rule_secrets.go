@@ -36,20 +36,40 @@ func checkSecrets(in *Input) []Finding {
 		fs = append(fs, f...)
 	}
 
-	if s.GatewaySecret == nil {
+	switch {
+	case in.certManager():
+		// The hop's gateway certificate is cert-manager's; IKS's keeps
+		// serving the gateway domain to everyone else, outside the chain.
+	case s.GatewaySecret == nil:
 		fs = append(fs, newFinding(GatewaySecretMissing, objectRef("Secret", p.IstioNamespace, p.GatewaySecret), "",
 			"the gateway's TLS secret was not found in the Istio namespace, where the gateway reads its credentialName",
 			fmt.Sprintf("register the gateway's address with ibmcloud ks nlb-dns create classic --cluster <name> --ip <gateway IP> --secret-namespace %s, or set --gateway-secret to the name ibmcloud ks nlb-dns ls shows", p.IstioNamespace)))
-	} else {
+	default:
 		_, f := parsePair(s.GatewaySecret, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, fixGatewaySource(in))
 		fs = append(fs, f...)
 	}
 
-	if s.ClientSecret == nil {
+	switch {
+	case in.certManager():
+		// cert-manager writes the hop's secrets: the cert-manager rule
+		// reports one that is missing, with what its Certificate says.
+		for _, is := range in.issuedSecrets() {
+			if is.secret == nil {
+				continue
+			}
+			fix := in.fixCertManagerSecret(is.certificateName)
+			_, f := parsePair(is.secret, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, fix)
+			fs = append(fs, f...)
+			if is.secret == s.ClientSecret {
+				_, f = parseCerts(is.secret, caCertKey, fix)
+				fs = append(fs, f...)
+			}
+		}
+	case s.ClientSecret == nil:
 		fs = append(fs, newFinding(ClientSecretMissing, objectRef("Secret", p.IstioNamespace, p.ClientSecret), "",
 			"the secret the ALB presents to the gateway was not found: the ALB sends no client certificate and the MUTUAL gateway refuses it (\"certificate required\")",
 			"run kubectl albistio secrets"))
-	} else {
+	default:
 		c, k, t := in.clientKeys()
 		_, f := parsePair(s.ClientSecret, c, k, fixRerunSecrets)
 		fs = append(fs, f...)
@@ -59,7 +79,7 @@ func checkSecrets(in *Input) []Finding {
 
 	fs = append(fs, checkCACertSecret(in)...)
 
-	if usesPrivateCA(s.ClientSecret, p) {
+	if !in.certManager() && usesPrivateCA(s.ClientSecret, p) {
 		if s.CASecret == nil {
 			fs = append(fs, newFinding(PrivateCASecretAbsent, objectRef("Secret", p.IstioNamespace, p.CASecret), "",
 				"the private CA that issued the ALB's client certificate is gone; the current certificate keeps working until it expires",
@@ -82,6 +102,19 @@ func checkSecrets(in *Input) []Finding {
 // itself; one of them must hold it.
 func checkCACertSecret(in *Input) []Finding {
 	s, p := in.Snapshot, in.Params
+	fix := fixRerunSecrets
+	if in.certManager() {
+		fix = fmt.Sprintf("delete this secret: cert-manager keeps the hop's CA in %s's ca.crt, which Istio reads when no -cacert exists", in.credentialName())
+	}
+	if s.CACert == nil && in.certManager() {
+		cred := s.HopServerSecret
+		if in.clientCAElsewhere() || cred == nil || hasAnyKey(cred, caKeys()) {
+			return nil // the cert-manager rule reports a missing credential
+		}
+		return []Finding{newFinding(SecretKeyMissing, secretRef(cred), dataField(caCertKey),
+			fmt.Sprintf("the secret has no ca.crt (it has %s): with no %s, Istio reads the CA it verifies the ALB with from there, and without one it does not serve the listener", dataKeys(cred), in.clientCAName()),
+			in.fixCertManagerSecret(cred.Name))}
+	}
 	if s.CACert == nil {
 		if in.clientCAElsewhere() {
 			return nil // the Gateway takes its client CA from elsewhere; the gateway rule says so
@@ -95,13 +128,13 @@ func checkCACertSecret(in *Input) []Finding {
 	}
 	for _, k := range caKeys() {
 		if len(s.CACert.Data[k]) > 0 {
-			_, f := parseCerts(s.CACert, k, fixRerunSecrets)
+			_, f := parseCerts(s.CACert, k, fix)
 			return f
 		}
 	}
 	return []Finding{newFinding(SecretKeyMissing, secretRef(s.CACert), dataField("ca.crt"),
 		fmt.Sprintf("the secret has neither ca.crt nor cacert (it has %s): Istio reads the client CA from one of them", dataKeys(s.CACert)),
-		fixRerunSecrets)}
+		fix)}
 }
 
 func hasAnyKey(s *corev1.Secret, keys []string) bool {

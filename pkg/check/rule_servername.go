@@ -11,19 +11,23 @@ import (
 
 // checkServerName: the name the ALB sends as SNI and verifies the gateway's
 // certificate against is set, is covered by the gateway certificate, and is
-// one of the Gateway's hosts. When it is the gateway domain itself, the
-// names and gateway rules already judge it.
+// one of the Gateway's hosts. When it is the gateway domain itself (in
+// cert-manager mode the hop's server name), the names and gateway rules
+// already judge it.
 func checkServerName(in *Input) []Finding {
 	sn, ok := albServerName(in)
 	if !ok {
 		return nil
 	}
-	p := in.Params
-	fix := fmt.Sprintf("set %s to %s, the gateway domain (re-run kubectl albistio ingress)", sn.setting, p.GatewayDomain)
+	want := in.gatewaySNI()
+	fix := fmt.Sprintf("set %s to %s, the gateway domain (re-run kubectl albistio ingress)", sn.setting, want)
+	if in.certManager() {
+		fix = fmt.Sprintf("set %s to %s, the name of the hop's server certificate (re-run kubectl albistio setup)", sn.setting, want)
+	}
 	if sn.name == "" {
 		return []Finding{newFinding(ServerNameMissing, sn.object, sn.field, sn.missing, fix)}
 	}
-	if strings.EqualFold(sn.name, p.GatewayDomain) {
+	if strings.EqualFold(sn.name, want) {
 		return nil
 	}
 	var fs []Finding

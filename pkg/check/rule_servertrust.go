@@ -11,11 +11,14 @@ import (
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
 
-// checkServerTrust: the gateway's server chain verifies against what the ALB
-// trusts (the client secret's ca.crt), and the ALB's verify depth reaches
-// the chain's anchor. The name the ALB verifies is the server-name rule's job.
+// checkServerTrust: the gateway's server chain (its credential: the IKS
+// secret, or in cert-manager mode the hop's server secret) verifies for
+// server auth against what the ALB trusts (the client secret's ca.crt), and
+// the ALB's verify depth reaches the chain's anchor (depth 1 for the hop's
+// CA, which signs the server certificate itself). The name the ALB verifies is the server-name rule's job.
 func checkServerTrust(in *Input) []Finding {
 	s := in.Snapshot
+	cred := in.credentialSecret()
 	gw := in.gatewayPair()
 	roots := in.albTrust()
 	if gw == nil || len(roots) == 0 {
@@ -28,11 +31,14 @@ func checkServerTrust(in *Input) []Finding {
 			return nil
 		}
 		fix := "re-run kubectl albistio secrets: it puts the root of the gateway's chain into the client secret's " + trustKey
-		if _, aerr := certs.TrustAnchor(gw.Chain, in.ExtraRoots); aerr != nil {
+		if in.certManager() {
+			p := in.Params
+			fix = fmt.Sprintf("the Certificates %s and %s must both be issued by the CA Issuer %s, whose CA cert-manager puts into the client secret's ca.crt: re-run kubectl albistio setup", p.ClientSecret, p.HopServerSecret(), p.CASecret)
+		} else if _, aerr := certs.TrustAnchor(gw.Chain, in.ExtraRoots); aerr != nil {
 			fix = "re-run kubectl albistio secrets --ca-file <root certificate of the gateway's chain>: the root is not one of the bundled ISRG roots"
 		}
 		return []Finding{newFinding(ServerCertUntrusted, secretRef(s.ClientSecret), dataField(trustKey),
-			fmt.Sprintf("the ALB verifies the gateway with the CA certificates here, and the gateway's chain (Secret %s/%s) does not verify against them, so the ALB drops the connection (502): %v", s.GatewaySecret.Namespace, s.GatewaySecret.Name, err),
+			fmt.Sprintf("the ALB verifies the gateway with the CA certificates here, and the gateway's chain (Secret %s/%s) does not verify against them, so the ALB drops the connection (502): %v", cred.Namespace, cred.Name, err),
 			fix)}
 	}
 	need := max(len(path)-1, 1)

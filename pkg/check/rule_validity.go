@@ -5,6 +5,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/identity"
 )
 
 // ExpiryWarning is how long before its expiry a certificate is reported:
@@ -27,6 +30,16 @@ type presented struct {
 // extra root in a bundle is harmless.
 func (in *Input) presentedChains() []presented {
 	s := in.Snapshot
+	if in.certManager() {
+		list := []presented{{s.ALBSecret, corev1.TLSCertKey, fixALBSource(in)}}
+		for _, is := range in.issuedSecrets() {
+			list = append(list, presented{is.secret, corev1.TLSCertKey, in.fixCertManagerRenewal(is.certificateName)})
+		}
+		if in.separateIngressTLS() {
+			list = append(list, presented{s.IngressTLSSecret, corev1.TLSCertKey, in.fixIngressTLSCopy()})
+		}
+		return list
+	}
 	certKey, _, _ := in.clientKeys()
 	list := []presented{
 		{s.ALBSecret, corev1.TLSCertKey, fixALBSource(in)},
@@ -34,12 +47,37 @@ func (in *Input) presentedChains() []presented {
 		{s.ClientSecret, certKey, "re-run kubectl albistio secrets: it renews the client certificate, or copies the renewed ALB certificate"},
 	}
 	if in.separateIngressTLS() {
-		list = append(list, presented{s.IngressTLSSecret, corev1.TLSCertKey, "re-run kubectl albistio secrets: it copies the ALB's current certificate"})
+		list = append(list, presented{s.IngressTLSSecret, corev1.TLSCertKey, in.fixIngressTLSCopy()})
 	}
 	if s.CASecret != nil {
 		list = append(list, presented{s.CASecret, corev1.TLSCertKey, fixPrivateCA})
 	}
 	return list
+}
+
+// fixIngressTLSCopy is the fix line for a certificate problem of the
+// Ingress's TLS secret: IKS's own copy is IKS's to renew; the plugin's
+// copy is renewed by setup, or better by IKS.
+func (in *Input) fixIngressTLSCopy() string {
+	if sec := in.Snapshot.IngressTLSSecret; sec != nil && identity.IKSManaged(sec) {
+		return fmt.Sprintf("IKS keeps this copy (%s): see its state with ibmcloud ks ingress secret get --cluster <cluster> --name %s --namespace %s", chain.AnnotationIKSCertSource, sec.Name, sec.Namespace)
+	}
+	return "re-run kubectl albistio secrets: it copies the ALB's current certificate; to stop the copy going stale, " + in.iksCopyAdvice()
+}
+
+// iksCopyAdvice says how to have IKS keep the ALB's TLS secret in the
+// Istio namespace, renewing it with its source.
+func (in *Input) iksCopyAdvice() string {
+	p := in.Params
+	return fmt.Sprintf("have IKS keep it: register a Secrets Manager instance with the cluster, delete the plugin's copy and run ibmcloud ks ingress secret create --cluster <cluster> --cert-crn <crn> --name %s --namespace %s (ibmcloud ks ingress secret get --cluster <cluster> --name %s --namespace %s shows the CRN); setup then uses it and writes no copy",
+		p.ALBSecret, p.IstioNamespace, p.ALBSecret, p.ALBSecretNamespace)
+}
+
+// fixCertManagerRenewal is the fix line for a cert-manager certificate
+// near or past its expiry: cert-manager should have renewed it already.
+func (in *Input) fixCertManagerRenewal(name string) string {
+	ns := in.Params.IstioNamespace
+	return fmt.Sprintf("cert-manager renews this secret from Certificate %s/%s before it expires, and has not: kubectl describe certificate -n %s %s says why (is cert-manager running?); cmctl renew -n %s %s renews it at once", ns, name, ns, name, ns, name)
 }
 
 // checkValidity: every presented certificate is within its validity period,

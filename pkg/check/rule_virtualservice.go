@@ -37,7 +37,7 @@ func checkVirtualService(in *Input) []Finding {
 			gwHosts := gatewayHosts(server.GetHosts())
 			for i, h := range hosts {
 				// The chain's own names are the gateway rule's to report.
-				if hostMatches(h, p.Host) || hostMatches(h, p.GatewayDomain) {
+				if hostMatches(h, p.Host) || hostMatches(h, in.gatewaySNI()) {
 					continue
 				}
 				if !intersectsAny(h, gwHosts) {

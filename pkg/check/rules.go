@@ -36,6 +36,9 @@ func Rules() []Rule {
 		{"traefik", []Code{TraefikTransportMissing, TraefikServiceNoLink, TraefikSchemeHTTP, TraefikNoClientCert,
 			TraefikNoRootCAs, TraefikSkipVerify, TraefikRouterNoTLS}, checkTraefik},
 		{"classic", []Code{ClassicSSLServicesWrong}, checkClassic},
+		{"cert-manager", []Code{CertManagerNotServed, CertManagerObjectMissing, IssuerNotReady, CertificateNotReady,
+			CertificateSecretMissing, CredentialCACertLeftover, CertManagerRenewalOverdue, CertificateSpecOther}, checkCertManager},
+		{"renewal", []Code{ALBTLSCopyUnrenewed, RenewalDue}, checkRenewal},
 	}
 }
 

@@ -30,10 +30,14 @@ type Snapshot struct {
 	GatewaySecret *corev1.Secret
 	// ClientSecret is what the ALB presents to the gateway (--client-secret).
 	ClientSecret *corev1.Secret
-	// CACert is <gateway-secret>-cacert, the CA the gateway verifies the ALB with.
+	// CACert is <credential>-cacert, the CA the gateway verifies the ALB
+	// with when it exists: <gateway-secret>-cacert, or in cert-manager mode
+	// <hop server secret>-cacert, which should not exist (Istio would read
+	// it instead of the credential's ca.crt).
 	CACert *corev1.Secret
-	// CASecret is the plugin's private CA; read only when the client secret
-	// says it was issued by it.
+	// CASecret is the plugin's private CA, or in cert-manager mode the
+	// hop's CA cert-manager keeps; read only when the client secret says it
+	// was issued by it.
 	CASecret *corev1.Secret
 	// IngressTLSSecret is the secret the Ingress's spec.tls names for the
 	// host, in the Ingress's namespace: the plugin's copy of the ALB secret
@@ -57,6 +61,25 @@ type Snapshot struct {
 	// AppNamespace and AppService are the mesh service's namespace and Service.
 	AppNamespace *corev1.Namespace
 	AppService   *corev1.Service
+
+	// CertManager says the hop was judged as cert-manager's: cert-manager
+	// wrote its client secret (or, with that secret gone and
+	// --client-identity=auto, another of its secrets), or
+	// --client-identity=cert-manager. Only then are the fields below read.
+	CertManager bool
+	// CertManagerServed says cert-manager.io/v1 answered the GETs of the
+	// hop's Issuers and Certificates.
+	CertManagerServed bool
+	// The hop's cert-manager objects, by role (nil: absent or not served).
+	SelfSignedIssuer  *CertManagerObject
+	CAIssuer          *CertManagerObject
+	CACertificate     *CertManagerObject
+	ClientCertificate *CertManagerObject
+	ServerCertificate *CertManagerObject
+	// HopServerSecret is the gateway's certificate for the hop's own SNI
+	// name (chain.Params.HopServerName), the Gateway's credential in
+	// cert-manager mode.
+	HopServerSecret *corev1.Secret
 }
 
 // ServersTransport is the part of Traefik's traefik.io/v1alpha1

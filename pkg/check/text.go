@@ -1,7 +1,9 @@
 package check
 
 import (
+	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/albistio/kubectl-albistio/pkg/internal/safetext"
 )
@@ -25,6 +27,24 @@ func quoteAll(values []string) []string {
 		q[i] = quote(v)
 	}
 	return q
+}
+
+// clip is a value from the cluster as a field of its own shows it (no
+// quotes: Report.printable escapes what a terminal would act on), cut to
+// safetext.DefaultMax bytes at a character boundary and marked as cut.
+func clip(v string) string {
+	if len(v) <= safetext.DefaultMax {
+		return v
+	}
+	cut := 0
+	for cut < len(v) {
+		_, size := utf8.DecodeRuneInString(v[cut:])
+		if cut+size > safetext.DefaultMax {
+			break
+		}
+		cut += size
+	}
+	return v[:cut] + fmt.Sprintf("…(%d more bytes)", len(v)-cut)
 }
 
 // quote is how a finding shows a value read from the cluster (annotation

@@ -86,6 +86,7 @@ func testPKI(t *testing.T) *pki {
 			t.Fatal(err)
 		}
 		k.pem["ca2.crt"] = certs.EncodeCertificates(ca2.Cert)
+		k.addHopPKI(t, now)
 		sharedPKI = k
 	})
 	if sharedPKI == nil {
@@ -119,6 +120,16 @@ type worldOptions struct {
 	GatewayServicePort int32 `json:"gatewayServicePort"`
 	// Now shifts check's clock from the time the certificates were issued ("75d", "-2h").
 	Now string `json:"now"`
+	// CheckIdentity is --client-identity for check (default: Identity, but
+	// auto for a cert-manager world, whose mode check then tells from the
+	// client secret, as after setup with the default flags).
+	CheckIdentity chain.IdentityMode `json:"checkIdentity"`
+	// NoCertManager: the cluster does not serve cert-manager.io (its
+	// objects are gone; the Secrets it wrote stay).
+	NoCertManager bool `json:"noCertManager"`
+	// IKSCopy: IKS keeps a copy of the ALB secret in the Istio namespace
+	// (ingress.cloud.ibm.com/cert-source: ibm), so setup wrote none.
+	IKSCopy bool `json:"iksCopy"`
 }
 
 // world is a cluster after `kubectl albistio secrets`, `gateway` and
@@ -129,6 +140,8 @@ type world struct {
 	served  []string // nil: Istio not served
 	now     time.Time
 	roots   []*x509.Certificate
+	// certManagerUnserved: cert-manager.io is not served.
+	certManagerUnserved bool
 }
 
 func testParams(t *testing.T, flavor chain.Flavor, identity chain.IdentityMode, port int32) *chain.Params {
@@ -177,8 +190,15 @@ func newWorld(t *testing.T, o worldOptions) *world {
 			break
 		}
 	}
+	checkIdentity := o.CheckIdentity
+	if checkIdentity == "" {
+		checkIdentity = o.Identity
+		if o.Identity == chain.IdentityCertManager {
+			checkIdentity = chain.IdentityAuto
+		}
+	}
 	now := time.Now()
-	w := &world{params: testParams(t, o.FlavorFlag, o.Identity, o.GatewayServicePort), now: now, roots: k.extraRoots()}
+	w := &world{params: testParams(t, o.FlavorFlag, checkIdentity, o.GatewayServicePort), now: now, roots: k.extraRoots()}
 	if len(served) > 0 {
 		w.served = served
 	}
@@ -198,7 +218,12 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	gwSec := tlsSecret(istioNS, gwSecret, k.pem["gw.chain"], k.pem["gw.key"])
 
 	rp := testParams(t, o.Flavor, o.Identity, o.GatewayServicePort)
-	d, err := identity.Decide(identity.Inputs{Params: rp, ALBSecret: albSec, GatewaySecret: gwSec, ExtraRoots: k.extraRoots(), Now: now})
+	var iksCopy *corev1.Secret
+	if o.IKSCopy {
+		iksCopy = tlsSecret(istioNS, albSecret, k.pem[albName+".chain"], k.pem[albName+".key"])
+		iksCopy.Annotations = map[string]string{chain.AnnotationIKSCertSource: "ibm"}
+	}
+	d, err := identity.Decide(identity.Inputs{Params: rp, ALBSecret: albSec, GatewaySecret: gwSec, ALBTLSInIstio: iksCopy, ExtraRoots: k.extraRoots(), Now: now})
 	if err != nil {
 		t.Fatalf("rendering the world: %v", err)
 	}
@@ -221,6 +246,9 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	}
 	add(albSec)
 	add(gwSec)
+	if iksCopy != nil {
+		add(iksCopy)
+	}
 	add(gatewayService(rp.GatewayServicePort))
 	add(gatewayPod("istio-ingressgateway-7d9f8-abcde"))
 	add(&corev1.Service{
@@ -229,7 +257,17 @@ func newWorld(t *testing.T, o worldOptions) *world {
 		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "httpbin"},
 			Ports: []corev1.ServicePort{{Name: "http", Port: 8000, TargetPort: intstr.FromInt32(8080)}}},
 	})
-	w.objects = append(w.objects, rendered...)
+	// Deep copies: rendered objects may share maps (the leaves' issuerRef),
+	// which a fixture's patch of one must not change in the other.
+	for _, u := range rendered {
+		w.objects = append(w.objects, u.DeepCopy())
+	}
+	if rp.CertManager() {
+		w.issueCertManager(t, rp)
+		if o.NoCertManager {
+			w.withoutCertManager()
+		}
+	}
 	return w
 }
 

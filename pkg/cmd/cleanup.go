@@ -221,9 +221,7 @@ func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVer
 		}
 	}
 	var keptCA chain.Entry
-	manifest := p.Manifest()
-	for i := len(manifest) - 1; i >= 0; i-- {
-		e := manifest[i]
+	for _, e := range cleanupOrder(p.Manifest()) {
 		if e.Level != chain.LevelHop || e.Role == chain.RoleGateway {
 			continue
 		}
@@ -257,12 +255,38 @@ func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVer
 	return nil
 }
 
+// cleanupOrder is the reverse of the manifest's write order, with the
+// Secrets cert-manager may write (those named like one of the hop's
+// Certificates) last: deleted before their Certificate, they would be
+// issued again at once. Each such entry gets IssuedBy set, so that
+// findHopObject knows what to look for even while the mode is auto.
+func cleanupOrder(m []chain.Entry) []chain.Entry {
+	certificates := map[string]bool{}
+	for _, e := range m {
+		if e.Kind == "Certificate" {
+			certificates[e.Name] = true
+		}
+	}
+	var first, last []chain.Entry
+	for i := len(m) - 1; i >= 0; i-- {
+		e := m[i]
+		if e.Kind == "Secret" && certificates[e.Name] {
+			e.IssuedBy = e.Name
+			last = append(last, e)
+		} else {
+			first = append(first, e)
+		}
+	}
+	return append(first, last...)
+}
+
 // findHopObject reads one of the hop's shared objects by name; nil when it
 // is absent or protected (reported).
 func (o *CleanupOptions) findHopObject(ctx context.Context, c *kube.Clients, e chain.Entry) (*target, error) {
 	p := o.Params
 	gvr := map[string]schema.GroupVersionResource{
 		"Secret": kube.Secrets, "Service": kube.Services, "ServersTransport": kube.ServersTransport,
+		"Issuer": kube.Issuers, "Certificate": kube.Certificates,
 	}[e.Kind]
 	if e.Name == "" || gvr.Resource == "" {
 		return nil, nil
@@ -285,6 +309,11 @@ func (o *CleanupOptions) findHopObject(ctx context.Context, c *kube.Clients, e c
 	}
 	if u.GetLabels()[chain.LabelManagedBy] != chain.FieldManager {
 		return nil, nil // not the plugin's at all: not even worth a word
+	}
+	if e.IssuedBy != "" && u.GetAnnotations()[chain.AnnotationCertManagerCertificate] == e.IssuedBy {
+		// cert-manager wrote it (its field manager, not ours) from the
+		// plugin's Certificate, which was deleted before it.
+		return &target{gvr: gvr, obj: u}, nil
 	}
 	if ok, why := apply.Deletable(u); !ok {
 		say(o.ErrOut, "keeping %s: %s", apply.Ref(u), why)

@@ -79,7 +79,10 @@ func (o *GatewayOptions) resolve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	o.istioVersion, err = c.IstioVersion(ctx)
+	if o.istioVersion, err = c.IstioVersion(ctx); err != nil {
+		return err
+	}
+	_, err = resolveIdentity(ctx, c, o.Params)
 	return err
 }
 

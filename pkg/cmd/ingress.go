@@ -103,6 +103,9 @@ func (o *IngressOptions) resolve(ctx context.Context) error {
 	if err := c.ResolveFlavor(ctx, o.Params); err != nil {
 		return err
 	}
+	if _, err := resolveIdentity(ctx, c, o.Params); err != nil {
+		return err
+	}
 	if _, o.backend, err = c.GatewayBackend(ctx, o.Params); err != nil {
 		return err
 	}
@@ -117,8 +120,12 @@ func (o *IngressOptions) resolve(ctx context.Context) error {
 }
 
 // gatewayDepth reads the gateway's chain for the verify depth; without
-// --gateway-secret the default depth stands.
+// --gateway-secret the default depth stands. In cert-manager mode the ALB
+// verifies the hop's own server certificate, which its CA signs directly.
 func gatewayDepth(ctx context.Context, c *kube.Clients, p *chain.Params, extra []*x509.Certificate, now time.Time) (int, error) {
+	if p.CertManager() {
+		return 1, nil
+	}
 	if p.GatewaySecret == "" {
 		return 0, nil
 	}

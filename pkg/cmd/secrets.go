@@ -58,6 +58,13 @@ func NewCmdSecrets(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			in --ca-secret, issuing the ALB a client certificate (90 days, renewed by
 			re-running this command when less than 30 days remain).
 
+			--client-identity=cert-manager (auto picks it for a new hop where cert-manager.io/v1
+			is served) writes no secret of its own: it writes cert-manager Issuers and
+			Certificates, and cert-manager issues and renews the hop's CA, the ALB's client
+			certificate and the gateway's certificate for the name the ALB sends as SNI
+			(<gateway-service>.<istio-namespace>.svc), with nobody re-running the plugin.
+			The gateway's IKS certificate then keeps serving the gateway domain as it is.
+
 			Private keys stay in memory and in the cluster. -o yaml|json prints the Secrets
 			with their certificates but without their private keys (tls.key, client.key,
 			any PEM private key), which the albistio.io/redacted annotation names, so the
@@ -129,23 +136,32 @@ func planSecrets(ctx context.Context, c *kube.Clients, p *chain.Params, extraRoo
 	}
 	in := identity.Inputs{Params: p, ExtraRoots: extraRoots, Now: now, DryRun: dryRun}
 	var err error
+	if in.ClientSecret, err = resolveIdentity(ctx, c, p); err != nil {
+		return nil, err
+	}
 	if in.ALBSecret, err = c.GetSecret(ctx, p.ALBSecretNamespace, p.ALBSecret); err != nil {
 		return nil, err
 	}
 	if in.ALBSecret == nil {
 		return nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the ALB secret %s/%s was not found: IKS keeps it in namespace default (ibmcloud ks cluster get --cluster <name> shows its name as \"Ingress Secret\"); set --alb-secret and --alb-secret-namespace", p.ALBSecretNamespace, p.ALBSecret))
 	}
-	if in.GatewaySecret, err = c.GetSecret(ctx, p.IstioNamespace, p.GatewaySecret); err != nil {
-		return nil, err
+	if render.NeedsALBTLSCopy(p) {
+		if in.ALBTLSInIstio, err = c.GetSecret(ctx, p.IstioNamespace, p.ALBSecret); err != nil {
+			return nil, err
+		}
 	}
-	if in.GatewaySecret == nil {
-		return nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the gateway secret %s/%s was not found: IKS creates it when you register the gateway's address, with ibmcloud ks nlb-dns create classic --cluster <name> --ip <gateway IP> --secret-namespace %s (it appears a few minutes later; ibmcloud ks nlb-dns ls shows its name)", p.IstioNamespace, p.GatewaySecret, p.IstioNamespace))
-	}
-	if in.CASecret, err = c.GetSecret(ctx, p.IstioNamespace, p.CASecret); err != nil {
-		return nil, err
-	}
-	if in.ClientSecret, err = c.GetSecret(ctx, p.IstioNamespace, p.ClientSecret); err != nil {
-		return nil, err
+	// In cert-manager mode the gateway's IKS secret and the plugin's own CA
+	// play no part: cert-manager keeps the hop's certificates.
+	if !p.CertManager() {
+		if in.GatewaySecret, err = c.GetSecret(ctx, p.IstioNamespace, p.GatewaySecret); err != nil {
+			return nil, err
+		}
+		if in.GatewaySecret == nil {
+			return nil, kube.WithCode(kube.ExitInvalidInput, fmt.Errorf("the gateway secret %s/%s was not found: IKS creates it when you register the gateway's address, with ibmcloud ks nlb-dns create classic --cluster <name> --ip <gateway IP> --secret-namespace %s (it appears a few minutes later; ibmcloud ks nlb-dns ls shows its name)", p.IstioNamespace, p.GatewaySecret, p.IstioNamespace))
+		}
+		if in.CASecret, err = c.GetSecret(ctx, p.IstioNamespace, p.CASecret); err != nil {
+			return nil, err
+		}
 	}
 	d, err := identity.Decide(in)
 	if err != nil {

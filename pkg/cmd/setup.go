@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -172,7 +173,80 @@ func (o *SetupOptions) runOnce(ctx context.Context, c *kube.Clients) error {
 			return err
 		}
 	}
+	if o.Params.CertManager() {
+		if err := o.waitForCertificates(ctx, c); err != nil {
+			return err
+		}
+	}
 	return o.check(ctx, planned)
+}
+
+// waitForCertificates waits, up to --timeout, until cert-manager has issued
+// every Certificate of the hop: the Gateway and the Ingress name their
+// Secrets, and the closing check would otherwise find them missing. A
+// Certificate that does not get ready is named with what cert-manager said.
+func (o *SetupOptions) waitForCertificates(ctx context.Context, c *kube.Clients) error {
+	var names []string
+	for _, e := range o.Params.Manifest() {
+		if e.Kind == "Certificate" {
+			names = append(names, e.Name)
+		}
+	}
+	deadline := time.Now().Add(o.Timeout)
+	for _, name := range names {
+		for attempt := 0; ; attempt++ {
+			u, err := c.Get(ctx, kube.Certificates, o.Params.IstioNamespace, name)
+			if err != nil {
+				return err
+			}
+			ready, why := certificateReady(u)
+			if ready {
+				if attempt > 0 {
+					say(o.ErrOut, "certificate %s/%s is issued", o.Params.IstioNamespace, name)
+				}
+				break
+			}
+			left := time.Until(deadline)
+			if left <= 0 {
+				return kube.WithCode(kube.ExitPartial, fmt.Errorf("cert-manager has not issued certificate %s/%s after %s (%s): is cert-manager running? kubectl describe certificate -n %s %s shows its events; the rest of the chain is written, re-run setup once it is issued",
+					o.Params.IstioNamespace, name, o.Timeout, why, o.Params.IstioNamespace, name))
+			}
+			if attempt == 0 || attempt%10 == 0 {
+				say(o.ErrOut, "waiting for cert-manager to issue certificate %s/%s (%s; %s left)", o.Params.IstioNamespace, name, why, left.Round(time.Second))
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(min(500*time.Millisecond, left)):
+			}
+		}
+	}
+	return nil
+}
+
+// certificateReady reads a cert-manager Certificate's Ready condition, and
+// otherwise what it says instead. A Ready condition from before the latest
+// spec change (its observedGeneration is older) does not count: the
+// certificate is being issued again for the new spec.
+func certificateReady(u *unstructured.Unstructured) (bool, string) {
+	if u == nil {
+		return false, "it does not exist"
+	}
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] != "Ready" {
+			continue
+		}
+		if g, ok := m["observedGeneration"].(int64); ok && g < u.GetGeneration() {
+			return false, "being issued again for its new spec"
+		}
+		if m["status"] == "True" {
+			return true, ""
+		}
+		return false, fmt.Sprintf("Ready=%v: %v", m["status"], m["message"])
+	}
+	return false, "no Ready condition yet"
 }
 
 // check runs check's static rules (and the probe when asked) on what setup

@@ -35,6 +35,10 @@ type Inputs struct {
 	// so that a re-run with nothing changed writes nothing.
 	CASecret     *corev1.Secret
 	ClientSecret *corev1.Secret
+	// ALBTLSInIstio is the secret named like the ALB's in the Istio
+	// namespace (nil when absent): the plugin's copy, or one IKS keeps and
+	// renews itself, which the Ingress then uses as it is.
+	ALBTLSInIstio *corev1.Secret
 	// ExtraRoots come from --ca-file: roots not in the bundled set.
 	ExtraRoots []*x509.Certificate
 	Now        time.Time
@@ -118,6 +122,9 @@ func Decide(in Inputs) (*Decision, error) {
 	if err := certs.CheckCovers(alb.Pair.Leaf(), p.Host); err != nil {
 		return nil, &Error{Secret: alb.Ref, Err: fmt.Errorf("cannot serve --host: %w (set --host to a name the ALB certificate covers)", err)}
 	}
+	if p.Identity == chain.IdentityCertManager {
+		return certManager(in, alb), nil
+	}
 	gw, err := ParseTLSSecret(in.GatewaySecret, in.Now)
 	if err != nil {
 		return nil, err
@@ -146,9 +153,8 @@ func Decide(in Inputs) (*Decision, error) {
 	d.Notes = append(d.Notes, reason)
 
 	m := &render.Material{}
-	if render.NeedsALBTLSCopy(p) {
-		m.ALBTLS = &render.KeyPairPEM{CertPEM: alb.CertPEM, KeyPEM: alb.KeyPEM}
-		m.ALBTLSHash = Fingerprint(alb.Pair.Chain)
+	if note := albTLSCopy(in, alb, m); note != "" {
+		d.Notes = append(d.Notes, note)
 	}
 	switch mode {
 	case chain.IdentityALBCert:
@@ -166,6 +172,104 @@ func Decide(in Inputs) (*Decision, error) {
 	}
 	d.Material = m
 	return d, nil
+}
+
+// certManager plans the hop for cert-manager: its objects carry no key and
+// no certificate, so all that is decided here is the ALB TLS copy. The
+// gateway's IKS secret plays no part (the ALB verifies the hop's own server
+// certificate), and the verify depth is 1: that certificate is signed by the
+// hop's CA directly.
+func certManager(in Inputs, alb *Source) *Decision {
+	p := in.Params
+	d := &Decision{Mode: chain.IdentityCertManager, GatewayVerifyDepth: 1, Material: &render.Material{CertManager: true}}
+	d.Notes = append(d.Notes, fmt.Sprintf("client identity: cert-manager: it issues and renews the ALB's client certificate (%s/%s) and the gateway's certificate for %s (%s/%s) from the hop's CA (%s/%s); nobody needs to re-run the plugin for them",
+		p.IstioNamespace, p.ClientSecret, p.HopServerName(), p.IstioNamespace, p.HopServerSecret(), p.IstioNamespace, p.CASecret))
+	if note := albTLSCopy(in, alb, d.Material); note != "" {
+		d.Notes = append(d.Notes, note)
+	}
+	return d
+}
+
+// albTLSCopy decides the ALB TLS copy the Ingress names. None is needed when
+// the ALB secret already lives in the Istio namespace, or when IKS keeps a
+// copy there itself (ibmcloud ks ingress secret create --namespace): IKS
+// renews that one, while a copy of the plugin's goes stale at the next
+// renewal unless setup runs again. The note says which it is.
+func albTLSCopy(in Inputs, alb *Source, m *render.Material) string {
+	p := in.Params
+	if !render.NeedsALBTLSCopy(p) {
+		return ""
+	}
+	if s := in.ALBTLSInIstio; s != nil && IKSManaged(s) {
+		if src, err := ParseTLSSecret(s, in.Now); err == nil && certs.CheckCovers(src.Pair.Leaf(), p.Host) == nil {
+			return fmt.Sprintf("the ALB's TLS secret %s/%s is kept by IKS (%s), which renews it: the Ingress uses it, no copy is written", s.Namespace, s.Name, chain.AnnotationIKSCertSource)
+		}
+	}
+	m.ALBTLS = &render.KeyPairPEM{CertPEM: alb.CertPEM, KeyPEM: alb.KeyPEM}
+	m.ALBTLSHash = Fingerprint(alb.Pair.Chain)
+	return ""
+}
+
+// IKSManaged says whether IKS manages (and renews) a secret: it marks them
+// with ingress.cloud.ibm.com/cert-source, and a secret the plugin wrote
+// carries the plugin's source annotation instead.
+func IKSManaged(s *corev1.Secret) bool {
+	_, ours := s.Annotations[chain.AnnotationSource]
+	return s.Annotations[chain.AnnotationIKSCertSource] == "ibm" && !ours
+}
+
+// HopMode is the client identity mode an existing client secret was made
+// in: cert-manager when cert-manager wrote it, the plugin's recorded mode
+// otherwise, "" when there is none or someone else made it.
+func HopMode(client *corev1.Secret) chain.IdentityMode {
+	if client == nil {
+		return ""
+	}
+	if client.Annotations[chain.AnnotationCertManagerCertificate] != "" {
+		return chain.IdentityCertManager
+	}
+	return chain.IdentityMode(client.Annotations[chain.AnnotationIdentity])
+}
+
+// ResolveMode settles --client-identity against the hop as it is and
+// whether the cluster serves cert-manager.io/v1. auto keeps an existing
+// hop's mode, so a re-run never moves a working hop; a new hop takes
+// cert-manager where it is served. It returns IdentityAuto when Decide must
+// still choose between alb-cert and private-ca from the ALB certificate. A
+// hop is never moved between cert-manager and the plugin's own issuance in
+// place: the client secret's type and writer differ (cert-manager writes a
+// kubernetes.io/tls secret, the plugin an Opaque one), so the error says how
+// to move it.
+func ResolveMode(want chain.IdentityMode, client *corev1.Secret, certManagerServed bool) (chain.IdentityMode, error) {
+	have := HopMode(client)
+	ref := ""
+	if client != nil {
+		ref = client.Namespace + "/" + client.Name
+	}
+	switch want {
+	case chain.IdentityAuto:
+		switch {
+		case have == chain.IdentityCertManager:
+			return chain.IdentityCertManager, nil
+		case have != "" || client != nil:
+			return chain.IdentityAuto, nil
+		case certManagerServed:
+			return chain.IdentityCertManager, nil
+		}
+		return chain.IdentityAuto, nil
+	case chain.IdentityCertManager:
+		if !certManagerServed {
+			return "", errors.New("--client-identity=cert-manager: the cluster does not serve cert-manager.io/v1: install cert-manager (https://cert-manager.io/docs/installation/), or use --client-identity=private-ca")
+		}
+		if have == chain.IdentityALBCert || have == chain.IdentityPrivateCA {
+			return "", fmt.Errorf("--client-identity=cert-manager: the hop's client secret %s was written by the plugin in %s mode, and cert-manager cannot take it over in place (it writes a kubernetes.io/tls secret); keep --client-identity=%s, or move the hop: run kubectl albistio cleanup for every chain that uses it, then setup with --client-identity=cert-manager", ref, have, have)
+		}
+		return chain.IdentityCertManager, nil
+	}
+	if have == chain.IdentityCertManager {
+		return "", fmt.Errorf("--client-identity=%s: the hop's client secret %s is cert-manager's (Certificate %s), which would write over anything the plugin wrote there; keep --client-identity=cert-manager (or auto), or move the hop: run kubectl albistio cleanup for every chain that uses it, then setup with --client-identity=%s", want, ref, client.Annotations[chain.AnnotationCertManagerCertificate], want)
+	}
+	return want, nil
 }
 
 // decideMode applies --client-identity: the ALB certificate may be the

@@ -160,6 +160,8 @@ var (
 	Ingresses        = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}
 	IngressClasses   = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"}
 	ServersTransport = schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "serverstransports"}
+	Issuers          = schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "issuers"}
+	Certificates     = schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"}
 )
 
 // IstioResource is an Istio networking resource at the served version.
@@ -173,6 +175,7 @@ func ResourceFor(gvk schema.GroupVersionKind) (schema.GroupVersionResource, erro
 	plural := map[string]string{
 		"Secret": "secrets", "Service": "services", "Ingress": "ingresses", "Gateway": "gateways",
 		"VirtualService": "virtualservices", "ServersTransport": "serverstransports", "Namespace": "namespaces",
+		"Issuer": "issuers", "Certificate": "certificates",
 	}[gvk.Kind]
 	if plural == "" {
 		return schema.GroupVersionResource{}, fmt.Errorf("no resource known for kind %s", gvk)

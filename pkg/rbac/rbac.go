@@ -219,7 +219,26 @@ const (
 	networking = "networking.k8s.io"
 	istio      = "networking.istio.io"
 	traefik    = "traefik.io"
+	certMgr    = "cert-manager.io"
 )
+
+// usesCertManager says whether cert-manager may keep the hop's certificates:
+// with --client-identity=cert-manager, and with auto, which picks it for a
+// new hop where cert-manager.io/v1 is served.
+func usesCertManager(p *chain.Params) bool {
+	return p.Identity == chain.IdentityCertManager || p.Identity == chain.IdentityAuto
+}
+
+// certManagerNames are the hop's cert-manager objects of kind.
+func certManagerNames(p *chain.Params, kind string) []string {
+	var names []string
+	for _, e := range p.Manifest() {
+		if e.Kind == kind && e.Name != "" {
+			names = append(names, e.Name)
+		}
+	}
+	return names
+}
 
 // hasTraefik says whether the chain may use Traefik's objects: with the
 // traefik flavor, and with auto, because cleanup does not resolve the
@@ -265,6 +284,12 @@ func setupRules(b *builder, p *chain.Params, o Options) {
 		b.named(ist, traefik, "serverstransports", []string{get, create, patch, del}, []string{p.TransportName()},
 			traefikWhy(p, "Traefik's ServersTransport that carries the ALB's client certificate"))
 	}
+	if usesCertManager(p) {
+		b.named(ist, certMgr, "issuers", []string{get, create, patch, del}, certManagerNames(p, "Issuer"),
+			"cert-manager mode: the hop's self-signed Issuer and the CA Issuer on the hop's CA, written with server-side apply (PATCH, authorized as patch and as create of that name), deleted by the last chain's cleanup.")
+		b.named(ist, certMgr, "certificates", []string{get, create, patch, del}, certManagerNames(p, "Certificate"),
+			"cert-manager mode: the Certificates of the hop's CA, of the ALB's client certificate and of the gateway's certificate for the ALB; setup waits for them to be Ready, cleanup deletes them before the Secrets cert-manager wrote from them. They hold no key.")
+	}
 	b.named(ist, istio, "gateways", []string{get, patch, del}, []string{p.GatewayName},
 		"The hop's Gateway: read for the chains that use it, updated with a resourceVersion precondition, deleted by the last chain's cleanup.")
 	b.any(ist, istio, "gateways", []string{create},
@@ -306,6 +331,11 @@ func checkRules(b *builder, p *chain.Params, o Options) {
 	if usesCA(p) {
 		secrets = append(secrets, p.CASecret)
 	}
+	if usesCertManager(p) {
+		// The hop's server certificate, and the -cacert Istio would read
+		// instead of its ca.crt, were one left over.
+		secrets = append(secrets, p.HopServerSecret(), p.HopServerSecret()+"-cacert")
+	}
 	// The Ingress's TLS secret: the plugin's copy of the ALB secret, or the
 	// ALB secret itself when it lives in the Istio namespace.
 	secrets = append(secrets, p.ALBSecret)
@@ -324,6 +354,10 @@ func checkRules(b *builder, p *chain.Params, o Options) {
 		b.named(ist, traefik, "serverstransports", []string{get}, []string{p.TransportName()}, "Traefik's ServersTransport (with --alb-flavor traefik, or auto when it resolves to traefik).")
 	}
 	b.named(ist, istio, "gateways", []string{get}, []string{p.GatewayName}, "The hop's Gateway.")
+	if usesCertManager(p) {
+		b.named(ist, certMgr, "issuers", []string{get}, certManagerNames(p, "Issuer"), "cert-manager mode: the hop's Issuers, for their Ready condition.")
+		b.named(ist, certMgr, "certificates", []string{get}, certManagerNames(p, "Certificate"), "cert-manager mode: the hop's Certificates, for their Ready condition and renewal time.")
+	}
 	b.named(ist, networking, "ingresses", []string{get}, []string{p.IngressName}, "The chain's Ingress.")
 	b.any(ist, core, "pods", []string{list},
 		"check lists the gateway pods by --gateway-selector. A LIST cannot be narrowed by name or label: it reads every pod of the namespace (pod specs, no secrets).")

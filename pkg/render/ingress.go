@@ -47,8 +47,13 @@ type Backend struct {
 // DefaultBackend is used when the cluster cannot be read (client dry run):
 // Let's Encrypt's chain is leaf → intermediate → root, which depth 2 covers
 // with the anchor; Istio's gateway Service maps 443 to 8443.
+// In cert-manager mode the hop's CA signs the gateway's certificate itself.
 func DefaultBackend(p *chain.Params) Backend {
-	return Backend{VerifyDepth: 2, Selector: p.GatewaySelector, TargetPort: intstr.FromInt32(8443)}
+	depth := 2
+	if p.CertManager() {
+		depth = 1
+	}
+	return Backend{VerifyDepth: depth, Selector: p.GatewaySelector, TargetPort: intstr.FromInt32(8443)}
 }
 
 // Ingress renders what the ALB needs to send the chain's paths to the
@@ -82,7 +87,7 @@ func nginxAnnotations(p *chain.Params, b Backend) map[string]string {
 		NginxProxySSLSecret:      p.IstioNamespace + "/" + p.ClientSecret,
 		NginxProxySSLVerify:      "on",
 		NginxProxySSLVerifyDepth: strconv.Itoa(b.VerifyDepth),
-		NginxProxySSLName:        p.GatewayDomain,
+		NginxProxySSLName:        p.GatewaySNI(),
 		NginxProxySSLServerName:  "on",
 	}
 }
@@ -133,7 +138,7 @@ func serversTransport(p *chain.Params) *unstructured.Unstructured {
 			"labels":    toAnyMap(p.HopLabels()),
 		},
 		"spec": map[string]any{
-			"serverName":          p.GatewayDomain,
+			"serverName":          p.GatewaySNI(),
 			"rootCAs":             []any{map[string]any{"secret": p.ClientSecret}},
 			"certificatesSecrets": []any{p.ClientSecret},
 		},

@@ -28,6 +28,10 @@ var IstioVersions = []string{"v1", "v1beta1"}
 // host; Istio routes a VirtualService only through a server listing its
 // host). The registry itself is kept in an annotation, so the next setup or
 // cleanup knows which chains use the hop.
+// In cert-manager mode the server's first host is the hop's own SNI name and
+// its credential the hop's server certificate (chain.GatewaySNI,
+// GatewayCredential): the IKS certificate for the gateway domain is then
+// left to serve everyone else.
 // istioVersion is "v1" or "v1beta1"; the spec is the same in both.
 func Gateway(p *chain.Params, istioVersion string, registry map[string]string) *unstructured.Unstructured {
 	gw := &istiov1.Gateway{
@@ -40,10 +44,10 @@ func Gateway(p *chain.Params, istioVersion string, registry map[string]string) *
 			Selector: p.GatewaySelector,
 			Servers: []*istionet.Server{{
 				Port:  &istionet.Port{Number: uint32(p.GatewayServicePort), Name: "https", Protocol: "HTTPS"},
-				Hosts: chain.GatewayHosts(p.GatewayDomain, registry),
+				Hosts: chain.GatewayHosts(p.GatewaySNI(), registry),
 				Tls: &istionet.ServerTLSSettings{
 					Mode:           istionet.ServerTLSSettings_MUTUAL,
-					CredentialName: p.GatewaySecret,
+					CredentialName: p.GatewayCredential(),
 				},
 			}},
 		},

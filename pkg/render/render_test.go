@@ -61,6 +61,24 @@ func TestChainGolden(t *testing.T) {
 	}
 }
 
+// TestCertManagerGolden: in cert-manager mode the chain holds no key and
+// no certificate (the ALB TLS copy aside): cert-manager's objects, the
+// Gateway on the hop's own SNI name and credential, and the ALB verifying
+// that name at depth 1.
+func TestCertManagerGolden(t *testing.T) {
+	for _, flavor := range []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik} {
+		t.Run(string(flavor), func(t *testing.T) {
+			p := testParams(t, flavor, chain.IdentityCertManager)
+			m := &Material{CertManager: true, ALBTLS: &KeyPairPEM{CertPEM: []byte("ALB CERT CHAIN"), KeyPEM: []byte("ALB KEY")}, ALBTLSHash: "0123abcd"}
+			objs, err := Chain(p, m, DefaultBackend(p), "v1", SingleChain(p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden.Compare(t, filepath.Join("testdata", string(flavor)+"-cert-manager.yaml"), stream(t, objs))
+		})
+	}
+}
+
 func TestGatewayV1beta1Golden(t *testing.T) {
 	p := testParams(t, chain.FlavorNginx, chain.IdentityAuto)
 	golden.Compare(t, filepath.Join("testdata", "gateway-v1beta1.yaml"), stream(t, GatewayObjects(p, "v1beta1", SingleChain(p))))
@@ -77,9 +95,17 @@ func TestIngressNeedsResolvedFlavor(t *testing.T) {
 // and must never find the hop's shared objects that way: every rendered
 // object is in the manifest, at its level, with exactly that level's labels.
 func TestOwnershipLabels(t *testing.T) {
-	for _, flavor := range []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik, chain.FlavorClassic} {
-		p := testParams(t, flavor, chain.IdentityPrivateCA)
-		objs, err := Chain(p, testMaterial(p, chain.IdentityPrivateCA), DefaultBackend(p), "v1", SingleChain(p))
+	for _, tc := range []struct {
+		flavor chain.Flavor
+		mode   chain.IdentityMode
+	}{
+		{chain.FlavorNginx, chain.IdentityPrivateCA}, {chain.FlavorTraefik, chain.IdentityPrivateCA}, {chain.FlavorClassic, chain.IdentityPrivateCA},
+		{chain.FlavorNginx, chain.IdentityCertManager}, {chain.FlavorTraefik, chain.IdentityCertManager},
+	} {
+		p := testParams(t, tc.flavor, tc.mode)
+		m := testMaterial(p, tc.mode)
+		m.CertManager = tc.mode == chain.IdentityCertManager
+		objs, err := Chain(p, m, DefaultBackend(p), "v1", SingleChain(p))
 		if err != nil {
 			t.Fatal(err)
 		}

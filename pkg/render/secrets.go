@@ -109,7 +109,10 @@ type KeyPairPEM struct{ CertPEM, KeyPEM []byte }
 
 // Material is everything the secrets slice writes, decided from the cluster.
 type Material struct {
-	Identity *ClientIdentity
+	// CertManager says cert-manager issues the hop's certificates: the
+	// plugin writes CertManagerObjects instead of Identity and CA.
+	CertManager bool
+	Identity    *ClientIdentity
 	// CA is the private client CA; nil unless Identity.Mode is private-ca.
 	CA *KeyPairPEM
 	// ALBTLS is the copy of the ALB's TLS secret for the Ingress's namespace;
@@ -121,9 +124,17 @@ type Material struct {
 
 // Secrets renders the secrets slice: the private CA (when used), the copy of
 // the ALB's TLS secret (when needed), the ALB's client secret and the
-// gateway's -cacert, in that order.
+// gateway's -cacert, in that order. In cert-manager mode it is the
+// cert-manager objects that make those certificates, then the copy.
 func Secrets(p *chain.Params, m *Material) Objects {
 	var objs Objects
+	if m.CertManager {
+		objs = CertManagerObjects(p)
+		if m.ALBTLS != nil {
+			objs = append(objs, ALBTLSCopy(p, m.ALBTLS.CertPEM, m.ALBTLS.KeyPEM, m.ALBTLSHash))
+		}
+		return objs
+	}
 	if m.CA != nil {
 		objs = append(objs, CASecret(p, m.CA.CertPEM, m.CA.KeyPEM))
 	}

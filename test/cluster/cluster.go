@@ -91,6 +91,8 @@ type Cluster struct {
 	mu   sync.Mutex
 	etcd *proc
 	api  *proc
+	// certManager is the controller StartCertManager started (certmanager.go).
+	certManager *proc
 }
 
 // proc is a started process and a channel closed once it has exited and been reaped.
@@ -274,11 +276,11 @@ func (c *Cluster) RESTConfigFor(user string) *rest.Config {
 	}
 }
 
-// Stop stops kube-apiserver then etcd and waits for both to exit.
+// Stop stops cert-manager (if started), kube-apiserver then etcd and waits for them to exit.
 func (c *Cluster) Stop() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var errs []error
+	errs := []error{c.stopCertManagerLocked()}
 	if c.api != nil {
 		errs = append(errs, c.api.stop(15*time.Second))
 		c.api = nil

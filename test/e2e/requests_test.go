@@ -21,15 +21,16 @@ import (
 const checkRequests = 11
 
 // setupRequests is what `setup` costs when nothing changes (nginx, private
-// CA): one discovery request for Istio's version, 15 reads of the sources,
-// the plugin's objects and its namespaces (the CA and client secrets twice:
-// once to decide the identity, once to guard the write; the hop's Gateway
-// twice: once for the chains it lists, once to guard the write), a
+// CA): one discovery request for Istio's version, 16 reads of the sources,
+// the plugin's objects and its namespaces (the CA and client secrets and the
+// ALB TLS copy twice: once to decide the identity or whether IKS keeps the
+// copy itself, once to guard the write; the hop's Gateway twice: once for
+// the chains it lists, once to guard the write), a
 // server-side dry run of the 7 objects, and the check that ends setup,
 // which answers from what setup already read all but 4: IngressClasses, the
 // plugin's secrets, the gateway pods and the app Service. None of these
 // grows with the number of chains on the hop: their list is one annotation.
-const setupRequests = 27
+const setupRequests = 28
 
 // requestLog runs `kubectl albistio args… -v=6` and returns the requests the
 // plugin's client-go logged, one "Response" line each. okCodes are the exit
