@@ -8,4 +8,4 @@ BENCH_FLAGS ?=
 
 .PHONY: bench
 bench: build test-bin
-	BIN=$(BIN) ALBISTIO_TEST_BIN=$(TEST_BIN) bash bench/bench.sh $(BENCH_FLAGS)
+	BIN=$(BIN) ALBISTIO_TEST_BIN=$(TEST_BIN) bash bench/bench.sh $(BENCH_FLAGS) && cd test && ALBISTIO_PLUGIN_DIR=$(BIN) ALBISTIO_TEST_BIN=$(TEST_BIN) go test -run '^$$' -bench CheckContexts -benchtime 10x ./bench

@@ -31,6 +31,11 @@ type CheckOptions struct {
 	ProbeAddress     string
 	PortForward      bool
 	ProbeTimeout     time.Duration
+	// AllNamespaces, Contexts and AllContexts check many chains in one run
+	// (check_fleet.go).
+	AllNamespaces bool
+	Contexts      []string
+	AllContexts   bool
 
 	threshold       check.Level
 	outputThreshold check.Level
@@ -42,6 +47,8 @@ type CheckOptions struct {
 	// api and portForward reach the cluster; tests replace them.
 	api         check.API
 	portForward func(ctx context.Context, namespace, pod string, port int) (string, func(), error)
+	// fleet is the state of -A and --contexts runs.
+	fleet fleetState
 }
 
 var checkExample = templates.Examples(`
@@ -63,6 +70,13 @@ var checkExample = templates.Examples(`
 
 	# Print errors only (warnings still fail the run with --failure-threshold warning)
 	kubectl albistio check -n httptools --output-threshold error
+
+	# Check every chain of the cluster: the plugin's and the walkthrough's
+	kubectl albistio check -A --ca-file roots.pem
+
+	# Check one chain in three clusters, or every chain in every context
+	kubectl albistio check -n httptools --contexts prod-eu,prod-us,staging
+	kubectl albistio check -A --all-contexts -o json
 
 	# List every check with its code, level and description
 	kubectl albistio check --list-checks`)
@@ -94,6 +108,11 @@ func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 			  04xx  Gateway, gateway pods and Service; 05xx  VirtualService and the service
 			  06xx  the ALB's Ingress and its flavor's annotations, as the controller parses
 			        them; 07xx  the Istio API the cluster serves
+			  09xx  renewal: cert-manager's Issuers and Certificates Ready and renewing,
+			        copies nothing renews (the ALB TLS copy), a leftover -cacert
+
+			The report ends with every certificate of the chain: its days left and who
+			renews it (IKS, cert-manager, or "run setup").
 
 			check only reads (get and list), with a fixed number of requests however large
 			the cluster is. Of the Istio namespace's secrets it lists only the plugin's own
@@ -117,9 +136,31 @@ func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 			-o json|yaml links every finding to:
 			  ` + check.DocsURL + `
 
+			-A (--all-namespaces) checks every chain of the cluster instead of the one
+			the flags name: the plugin's (Ingresses labelled albistio.io/chain and
+			albistio.io/chain-namespace) and the walkthrough's (unlabelled Ingresses in an
+			Istio ingress gateway's namespace whose proxy-ssl-secret, ssl-services or
+			Traefik transport send them to the gateway), each with the parameters read
+			from its objects. It prints one line per chain, then each chain's report. Its
+			requests grow with the chains and gateways, not with the cluster: every LIST
+			across namespaces is label-selected (only where a walkthrough-shaped Ingress
+			exists are the VirtualServices, which carry no label, listed once), and the
+			chains of one hop share its reads. The flags that name one chain (--service,
+			--host, --istio-namespace, ...) do not go with -A and -n is ignored;
+			--alb-secret-namespace, --gateway-selector, --ca-file and the thresholds apply.
+
+			--contexts a,b,c (or --all-contexts: every context of the kubeconfig) checks
+			each context, 8 at once: the chain the flags name (-n, else each context's
+			namespace), or with -A every chain of each. One line per context (clean,
+			findings, forbidden, unreachable, ...), then each context's report; a context
+			that fails does not hide the others. Contexts that reach one API server as
+			one user (one per namespace, say) read what their chains share once.
+
 			Exit codes: 0 when no finding reaches --failure-threshold, 8 when one does,
-			2 for usage errors, 5 when RBAC forbids a read, 6 when the API server cannot be
-			reached, 1 for anything else.`),
+			2 for usage errors, 3 when the cluster holds something check cannot read as a
+			chain, 5 when RBAC forbids a read, 6 when the API server cannot be reached, 1
+			for anything else. With -A or --contexts, the worst outcome of all chains and
+			contexts, in this order: 6, 5, 1, 2, 3, 8, 0.`),
 		Example: checkExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -134,11 +175,15 @@ func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 				}
 				return check.WriteCatalogDocs(o.Out, o.format)
 			}
+			o.fleet.changed = cmd.Flags().Changed
 			if err := o.Complete(); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
 				return err
+			}
+			if o.fleetMode() {
+				return o.RunFleet(cmd.Context())
 			}
 			return o.Run(cmd.Context())
 		},
@@ -154,6 +199,9 @@ func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 	f.StringVar(&o.ProbeAddress, "probe-address", "", "host:port to probe instead of the gateway Service's LoadBalancer address (implies --probe)")
 	f.BoolVar(&o.PortForward, "port-forward", false, "Probe through a port-forward to a gateway pod (implies --probe)")
 	f.DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "How long the probe may take")
+	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Check every chain of the cluster (the plugin's and the walkthrough's), with parameters read from their objects")
+	f.StringSliceVar(&o.Contexts, "contexts", nil, "Check these kubeconfig contexts (comma-separated), 8 at once; the worst outcome is the exit code")
+	f.BoolVar(&o.AllContexts, "all-contexts", false, "Check every context of the kubeconfig, 8 at once")
 	return cmd
 }
 
@@ -163,7 +211,13 @@ func (o *CheckOptions) Complete() error {
 	if err := o.validateOutput(); err != nil {
 		return err
 	}
-	if err := o.ChainOptions.complete(chain.NeedAll); err != nil {
+	if o.fleetMode() {
+		// The chains' parameters are resolved per context, or read from
+		// the cluster (-A): see check_fleet.go.
+		if err := o.completeFleet(); err != nil {
+			return err
+		}
+	} else if err := o.ChainOptions.complete(chain.NeedAll); err != nil {
 		return err
 	}
 	var err error
@@ -221,7 +275,7 @@ func (o *CheckOptions) Validate() error {
 	if o.ProbeTimeout <= 0 {
 		return usage(fmt.Errorf("--probe-timeout must be positive, got %s", o.ProbeTimeout))
 	}
-	return nil
+	return o.validateFleet()
 }
 
 // Run reads the chain, applies the rules, probes if asked, prints the
@@ -235,14 +289,32 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		}
 		api = c
 	}
-	snap, err := check.Read(ctx, api, o.Params)
-	if err != nil {
+	report, err := o.evaluate(ctx, api, o.Params, o.portForward)
+	if report == nil {
 		return err
 	}
-	in := &check.Input{Params: o.Params, Snapshot: snap, Now: o.now(), ExtraRoots: o.extraRoots}
+	if werr := report.Write(o.Out, o.format, o.color); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// portForwarder opens a port-forward to a gateway pod (kube.PortForward).
+type portForwarder func(ctx context.Context, namespace, pod string, port int) (string, func(), error)
+
+// evaluate checks the chain p describes through api: it reads the chain,
+// applies the rules, probes if asked (through portForward for
+// --port-forward), and returns the report to print (nil when nothing could
+// be read) with findingsError's verdict, or the read's error.
+func (o *CheckOptions) evaluate(ctx context.Context, api check.API, p *chain.Params, portForward portForwarder) (*check.Report, error) {
+	snap, err := check.Read(ctx, api, p)
+	if err != nil {
+		return nil, err
+	}
+	in := &check.Input{Params: p, Snapshot: snap, Now: o.now(), ExtraRoots: o.extraRoots}
 	fs := check.Run(in)
 	if o.Probe {
-		fs = append(fs, o.probe(ctx, in)...)
+		fs = append(fs, o.probeWith(ctx, in, portForward)...)
 		check.Sort(fs)
 	}
 	// Suppressed findings are gone for good; those below the output
@@ -252,10 +324,8 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	shown, below := check.AtOrAbove(fs, o.outputThreshold)
 	report := check.NewReport(shown)
 	report.Summary.Suppressed, report.Summary.BelowOutputThreshold = suppressed, below
-	if err := report.Write(o.Out, o.format, o.color); err != nil {
-		return err
-	}
-	return findingsError(fs, o.threshold)
+	report.Certificates = check.Certificates(in)
+	return &report, findingsError(fs, o.threshold)
 }
 
 // findingsError is nil unless a finding reaches threshold.
@@ -274,13 +344,20 @@ func findingsError(fs []check.Finding, threshold check.Level) error {
 // probe makes the ALB's handshake with the gateway at the address the flags
 // choose, with the client identity from the cluster, held in memory only.
 func (o *CheckOptions) probe(ctx context.Context, in *check.Input) []check.Finding {
+	return o.probeWith(ctx, in, o.portForward)
+}
+
+// probeWith is probe for the chain in describes, port-forwarding (when
+// --port-forward asks) through portForward: with --contexts each context
+// forwards through its own API server.
+func (o *CheckOptions) probeWith(ctx context.Context, in *check.Input, portForward portForwarder) []check.Finding {
 	m, notRun := check.NewProbeMaterial(in)
 	if notRun != nil {
 		return []check.Finding{*notRun}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.ProbeTimeout)
 	defer cancel()
-	p := o.Params
+	p := in.Params
 	var target check.ProbeTarget
 	switch {
 	case o.ProbeAddress != "":
@@ -290,7 +367,7 @@ func (o *CheckOptions) probe(ctx context.Context, in *check.Input) []check.Findi
 		if err != nil {
 			return []check.Finding{check.NotRun(fmt.Sprintf("Service %s/%s", p.IstioNamespace, p.GatewayService), err)}
 		}
-		addr, stop, err := o.portForward(ctx, p.IstioNamespace, pod, port)
+		addr, stop, err := portForward(ctx, p.IstioNamespace, pod, port)
 		if err != nil {
 			return []check.Finding{check.NotRun(check.PortForwardObject(in, pod), err)}
 		}
