@@ -21,6 +21,7 @@ type RBACOptions struct {
 	For             string
 	PortForward     bool
 	CreateNamespace bool
+	AllNamespaces   bool
 	User            string
 	Group           string
 	ServiceAccount  string
@@ -102,6 +103,7 @@ func NewCmdRBAC(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOSt
 	f := cmd.Flags()
 	f.StringVar(&o.For, "for", "", "What the roles are for: setup (secrets, gateway, ingress, setup, cleanup) or check")
 	f.BoolVar(&o.PortForward, "port-forward", false, "With --for=check: also allow check --port-forward (create on pods/portforward in the Istio namespace)")
+	f.BoolVar(&o.AllNamespaces, "all-namespaces", false, "With --for=check: also allow check -A to find every chain (cluster-wide list of Ingresses, Services, Gateways and VirtualServices); bind each chain's own check Role too")
 	f.BoolVar(&o.CreateNamespace, "create-namespace", false, "With --for=setup: also create the app namespace (-n) in the stream, before its Role, as setup --create-namespace would")
 	// --user, --group and --serviceaccount are kubectl create rolebinding's
 	// subject flags; like it, this command shadows kubectl's --user
@@ -132,7 +134,7 @@ func (o *RBACOptions) Complete() error {
 	if err := o.ChainOptions.complete(chain.Requirement{ALBSecret: true, GatewaySecret: true}); err != nil {
 		return err
 	}
-	o.opts = rbac.Options{For: rbac.For(o.For), PortForward: o.PortForward, CreateNamespace: o.CreateNamespace, Subject: subject}
+	o.opts = rbac.Options{For: rbac.For(o.For), PortForward: o.PortForward, CreateNamespace: o.CreateNamespace, AllNamespaces: o.AllNamespaces, Subject: subject}
 	return nil
 }
 

@@ -179,6 +179,10 @@ func CheckCluster(ctx context.Context, api check.API, defaults *chain.Params, fn
 		}
 		if f.Problem != "" {
 			r.Outcome, r.ExitCode, r.Error = OutcomeInvalid, kube.ExitInvalidInput, "cannot check this chain: "+f.Problem
+			if f.Err != nil {
+				// Reading it failed: forbidden, unreachable, ... as for a check.
+				r.Outcome, r.ExitCode = Classify(f.Err)
+			}
 			res.Chains[i] = r
 			return
 		}

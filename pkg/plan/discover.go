@@ -82,6 +82,9 @@ type Found struct {
 	// Problem, when set, says why the chain cannot be checked: a parameter
 	// check needs is neither in the cluster nor in the defaults.
 	Problem string
+	// Err is the API error behind Problem when reading the chain failed
+	// (e.g. forbidden), so the outcome can say what kind of failure it was.
+	Err error
 }
 
 // Key is the chain's "<app-namespace>/<chain-name>", or its Ingress's
@@ -873,7 +876,7 @@ func (d *discovery) pluginChain(ing networkingv1.Ingress) Found {
 
 // failed is a chain whose reconstruction met an API error.
 func (b *builder) failed(err error) Found {
-	b.found.Problem = err.Error()
+	b.found.Problem, b.found.Err = err.Error(), err
 	return b.found
 }
 

@@ -62,7 +62,13 @@ type Options struct {
 	// applies the roles, and the subject never gets to create or change a
 	// namespace.
 	CreateNamespace bool
-	Subject         rbacv1.Subject
+	// AllNamespaces adds what check -A needs to find the chains (ForCheck
+	// only): cluster-wide LISTs of Ingresses, Services, Gateways and
+	// VirtualServices, none of which holds a key. Checking each chain found
+	// still takes that chain's own Role; a chain without one is reported as
+	// forbidden, never read another way.
+	AllNamespaces bool
+	Subject       rbacv1.Subject
 }
 
 // UserSubject, GroupSubject and ServiceAccountSubject build the subject
@@ -161,6 +167,9 @@ func validate(p *chain.Params, o Options) error {
 	}
 	if o.PortForward && o.For != ForCheck {
 		return fmt.Errorf("--port-forward is a check flag: use it with --for=check")
+	}
+	if o.AllNamespaces && o.For != ForCheck {
+		return fmt.Errorf("--all-namespaces is a check flag (for check -A): use it with --for=check")
 	}
 	if o.CreateNamespace && o.For != ForSetup {
 		return fmt.Errorf("--create-namespace is a setup flag: use it with --for=setup")
@@ -361,6 +370,17 @@ func checkRules(b *builder, p *chain.Params, o Options) {
 	b.named(ist, networking, "ingresses", []string{get}, []string{p.IngressName}, "The chain's Ingress.")
 	b.any(ist, core, "pods", []string{list},
 		"check lists the gateway pods by --gateway-selector. A LIST cannot be narrowed by name or label: it reads every pod of the namespace (pod specs, no secrets).")
+	if o.AllNamespaces {
+		for _, r := range []struct{ group, resource, what string }{
+			{networking, "ingresses", "the chains' Ingresses (by the plugin's labels, and unlabelled ones shaped like the walkthrough's)"},
+			{core, "services", "the gateway Services (by --gateway-selector)"},
+			{istio, "gateways", "the hops' Gateways and their chain registry"},
+			{istio, "virtualservices", "the chains' VirtualServices"},
+		} {
+			b.any("", r.group, r.resource, []string{list},
+				"check -A finds every chain from "+r.what+" in one cluster-wide LIST. A LIST cannot be narrowed by name; these objects hold no secrets. Each chain found is then checked with its own Role: without one it is reported as forbidden.")
+		}
+	}
 	if o.PortForward {
 		b.any(ist, core, "pods/portforward", []string{create},
 			"check --port-forward probes a gateway pod through the API server (a POST on pods/<name>/portforward). Gateway pods have generated names, so this cannot be narrowed by name: it reaches every pod of the Istio namespace. Run the gateway in a namespace of its own to narrow it.")

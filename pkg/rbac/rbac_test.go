@@ -61,6 +61,7 @@ func TestGolden(t *testing.T) {
 		{"check-nginx", chain.FlavorNginx, Options{For: ForCheck}, nil},
 		{"check-traefik", chain.FlavorTraefik, Options{For: ForCheck}, nil},
 		{"check-nginx-port-forward-serviceaccount", chain.FlavorNginx, Options{For: ForCheck, PortForward: true, Subject: ServiceAccountSubject("ci", "albistio")}, nil},
+		{"check-nginx-all-namespaces", chain.FlavorNginx, Options{For: ForCheck, AllNamespaces: true}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -87,6 +88,7 @@ func variants(t *testing.T) map[string]*Set {
 			out["setup-ns-"+name] = renderSet(t, p, Options{For: ForSetup, CreateNamespace: true})
 			out["check-"+name] = renderSet(t, p, Options{For: ForCheck})
 			out["check-pf-"+name] = renderSet(t, p, Options{For: ForCheck, PortForward: true})
+			out["check-all-"+name] = renderSet(t, p, Options{For: ForCheck, AllNamespaces: true})
 		}
 	}
 	return out
@@ -431,5 +433,33 @@ func TestBindingNames(t *testing.T) {
 		if s.BindingName != tc.want {
 			t.Errorf("%v: binding %q, want %q", tc.subject, s.BindingName, tc.want)
 		}
+	}
+}
+
+// TestAllNamespacesListsNoSecrets: what check -A adds is cluster-wide
+// LISTs of the four kinds it finds chains by, and nothing else: no secret,
+// no get of anything it could not name, no write.
+func TestAllNamespacesListsNoSecrets(t *testing.T) {
+	p := params(t, chain.FlavorNginx)
+	plain := renderSet(t, p, Options{For: ForCheck})
+	all := renderSet(t, p, Options{For: ForCheck, AllNamespaces: true})
+	for _, gr := range [][2]string{{"networking.k8s.io", "ingresses"}, {"", "services"}, {"networking.istio.io", "gateways"}, {"networking.istio.io", "virtualservices"}} {
+		if plain.allows("", gr[0], gr[1], "list", "") {
+			t.Errorf("check without -A should not list %s cluster-wide", gr[1])
+		}
+		if !all.allows("", gr[0], gr[1], "list", "") {
+			t.Errorf("check -A must list %s cluster-wide", gr[1])
+		}
+	}
+	if got, want := len(all.Cluster.Rules)-len(plain.Cluster.Rules), 4; got != want {
+		t.Errorf("--all-namespaces added %d cluster rules, want %d: %v", got, want, all.Cluster.Rules)
+	}
+	for _, r := range all.Cluster.Rules {
+		if slices.Contains(r.Resources, "secrets") || slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "list" && v != "get" }) {
+			t.Errorf("check -A's ClusterRole grants %v", r.PolicyRule)
+		}
+	}
+	if _, err := Render(p, Options{For: ForSetup, AllNamespaces: true}); err == nil {
+		t.Error("--all-namespaces with --for=setup should be refused")
 	}
 }
