@@ -40,8 +40,11 @@ type world struct {
 	le      *fixtures.PKI // issues the IKS certificates (Let's Encrypt today: serverAuth only)
 	albCert *fixtures.Leaf
 	gwCert  *fixtures.Leaf
+	// clientCA issues the ALB's client certificate; -cacert trusts it.
+	clientCA *fixtures.PrivateCA
 
 	gateway         *unstructured.Unstructured
+	virtualService  *unstructured.Unstructured
 	ingress         *networkingv1.Ingress
 	gwCredential    *corev1.Secret
 	gwCACert        *corev1.Secret
@@ -74,7 +77,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{le: le, albCert: albCert, gwCert: gwCert}
+	w := &world{le: le, albCert: albCert, gwCert: gwCert, clientCA: ca}
 	w.gwCredential = &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: gwSecret, Namespace: istioNS},
 		Type:       corev1.SecretTypeTLS,
@@ -105,6 +108,23 @@ func newWorld(t *testing.T) *world {
 					"hosts": []any{gwDomain, appNS + "/" + appHost},
 				},
 			},
+		},
+	}}
+	// The app's route through the Gateway, as the plugin writes it: Istio
+	// routes a host only where a VirtualService binds it to the Gateway.
+	w.virtualService = &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "networking.istio.io/v1",
+		"kind":       "VirtualService",
+		"metadata":   map[string]any{"name": "httpbin", "namespace": appNS},
+		"spec": map[string]any{
+			"hosts":    []any{appHost},
+			"gateways": []any{appNS + "/albistio-gateway"},
+			"http": []any{map[string]any{
+				"match": []any{map[string]any{"uri": map[string]any{"prefix": "/status"}}},
+				"route": []any{map[string]any{"destination": map[string]any{
+					"host": "httpbin." + appNS + ".svc.cluster.local", "port": map[string]any{"number": int64(fixtures.AppServicePort)},
+				}}},
+			}},
 		},
 	}}
 	prefix := networkingv1.PathTypePrefix
@@ -140,8 +160,13 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) clients() (*fake.Clientset, *dynamicfake.FakeDynamicClient) {
 	no := false
-	objs := []runtime.Object{
-		w.gwCredential, w.gwCACert, w.albClientSecret,
+	var objs []runtime.Object
+	for _, s := range []*corev1.Secret{w.gwCredential, w.gwCACert, w.albClientSecret} {
+		if s != nil { // a case may delete one
+			objs = append(objs, s)
+		}
+	}
+	objs = append(objs,
 		&corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: albCopy, Namespace: istioNS},
 			Type:       corev1.SecretTypeTLS,
@@ -149,7 +174,13 @@ func (w *world) clients() (*fake.Clientset, *dynamicfake.FakeDynamicClient) {
 		},
 		&corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "istio-ingressgateway-0", Namespace: istioNS, Labels: fixtures.GatewayLabels()},
-			Spec:       corev1.PodSpec{AutomountServiceAccountToken: &no},
+			Spec:       corev1.PodSpec{AutomountServiceAccountToken: &no, ServiceAccountName: fixtures.GatewayServiceAccountName},
+		},
+		&corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: fixtures.AppServiceName, Namespace: appNS},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "httpbin"}, Ports: []corev1.ServicePort{
+				{Name: "http", Port: fixtures.AppServicePort, TargetPort: intstr.FromInt32(8080)},
+			}},
 		},
 		&corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: fixtures.GatewayServiceName, Namespace: istioNS},
@@ -162,19 +193,28 @@ func (w *world) clients() (*fake.Clientset, *dynamicfake.FakeDynamicClient) {
 			ObjectMeta: metav1.ObjectMeta{Name: fixtures.NginxClass().Name},
 			Spec:       networkingv1.IngressClassSpec{Controller: fixtures.NginxClass().Controller},
 		},
-	}
+	)
 	objs = append(objs, w.extra...)
 	kube := fake.NewClientset(objs...)
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{datapath.GatewayGVRs()[0]: "GatewayList", datapath.GatewayGVRs()[1]: "GatewayList"})
+	listKinds := map[schema.GroupVersionResource]string{}
+	for _, gvr := range datapath.GatewayGVRs() {
+		listKinds[gvr] = "GatewayList"
+		gvr.Resource = "virtualservices"
+		listKinds[gvr] = "VirtualServiceList"
+	}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds)
 	// Created through the client: handed to the constructor, a Gateway (a kind
 	// the scheme does not know) is not found by Get afterwards.
-	gvr := datapath.GatewayGVRs()[0]
-	if v := w.gateway.GroupVersionKind().Version; v != gvr.Version {
-		gvr.Version = v
-	}
-	if _, err := dyn.Resource(gvr).Namespace(w.gateway.GetNamespace()).Create(context.Background(), w.gateway, metav1.CreateOptions{}); err != nil {
-		panic(err)
+	for _, o := range []*unstructured.Unstructured{w.gateway, w.virtualService} {
+		if o == nil {
+			continue
+		}
+		gvr := datapath.GatewayGVRs()[0]
+		gvr.Version = o.GroupVersionKind().Version
+		gvr.Resource = strings.ToLower(o.GetKind()) + "s"
+		if _, err := dyn.Resource(gvr).Namespace(o.GetNamespace()).Create(context.Background(), o, metav1.CreateOptions{}); err != nil {
+			panic(err)
+		}
 	}
 	return kube, dyn
 }

@@ -5,9 +5,13 @@
 package datapath
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log"
@@ -53,6 +57,57 @@ type GatewayConfig struct {
 	CRLPEM []byte
 	// SubjectAltNames, if set, restricts which client certificates are accepted.
 	SubjectAltNames []string
+
+	// Source says who decided this configuration: SourceIstio (Istio's own
+	// pilot code, through istio-xds) or SourceTests (ReadGateway).
+	Source string
+	// Istio is, for SourceIstio, everything istio-xds printed.
+	Istio *IstioSummary
+	// ListenerPort is, for SourceIstio, the listener served: the gateway
+	// Service's port 443 target port.
+	ListenerPort uint32
+	// Chains are the filter chains the stand-in serves, matched by SNI as
+	// Envoy matches them. For SourceIstio they are Istio's; otherwise
+	// StartGateway makes one from the fields above.
+	Chains []Chain
+}
+
+// Chain is one filter chain of the gateway's listener: which SNI names
+// select it, the certificate it presents, how it verifies client
+// certificates and, from Istio, its routes.
+type Chain struct {
+	// Name is Envoy's filter chain name, for messages.
+	Name string
+	// ServerNames select the chain by SNI; "*" takes any name, even none.
+	ServerNames []string
+	// TLS is false for a chain that terminates no TLS (the stand-in refuses it).
+	TLS bool
+	// CertPEM and KeyPEM are the served certificate chain and its key; CertSource names their SDS resource or secret.
+	CertPEM, KeyPEM []byte
+	CertSource      string
+	// RequireClientCert is Envoy's require_client_certificate.
+	RequireClientCert bool
+	// CAPEM and CRLPEM verify client certificates; CASource names their SDS resource or secret.
+	CAPEM, CRLPEM []byte
+	CASource      string
+	// SubjectAltNames, SPKI and CertHash restrict accepted client certificates
+	// (Envoy's match_subject_alt_names, verify_certificate_spki/hash).
+	SubjectAltNames, SPKI, CertHash []string
+	// AcceptUntrusted is trust_chain_verification ACCEPT_UNTRUSTED.
+	AcceptUntrusted bool
+	// Unready lists why Envoy could not serve this chain (an SDS secret it
+	// names was not served); every handshake on it fails with these reasons.
+	Unready []string
+	// Routes is true when VirtualHosts decide routing (Istio's RDS);
+	// otherwise a Host must be one of ServerNames.
+	Routes bool
+	// VirtualHosts are the chain's route configuration.
+	VirtualHosts []IstioVirtualHost
+	// StripPort is how the Host header's port is dropped before matching
+	// virtual hosts ("any", "matching" or ""); IgnorePort drops it too
+	// (the route configuration's ignore_port_in_host_matching).
+	StripPort  string
+	IgnorePort bool
 }
 
 // GatewayGVRs are the Istio Gateway resources tried in order: v1 where served
@@ -78,12 +133,14 @@ func InWorkloadNamespace(ns string) GatewayOption {
 	return func(o *gatewayOptions) { o.workloadNamespace = ns }
 }
 
-// GatewayFromCluster reads the Istio Gateway namespace/gatewayName, picks its
-// port-443 server with tls.mode MUTUAL, and reads the secrets Istio would:
+// ReadGateway is the tests' own reading of the Istio Gateway
+// namespace/gatewayName, kept to compare with Istio's (GatewayFromIstio) and
+// for machines without istio-xds: it picks the port-443 server with tls.mode
+// MUTUAL and reads the secrets as the tests understand Istio to:
 // credentialName in the namespace of the gateway pods its selector matches,
 // and the CA from "<credentialName>-cacert" (key cacert, else ca.crt), falling
 // back to the credential secret itself (istio pilot/pkg/credentials/kube).
-func GatewayFromCluster(ctx context.Context, dyn dynamic.Interface, kube kubernetes.Interface, namespace, gatewayName string, opts ...GatewayOption) (*GatewayConfig, error) {
+func ReadGateway(ctx context.Context, dyn dynamic.Interface, kube kubernetes.Interface, namespace, gatewayName string, opts ...GatewayOption) (*GatewayConfig, error) {
 	var o gatewayOptions
 	for _, f := range opts {
 		f(&o)
@@ -92,7 +149,7 @@ func GatewayFromCluster(ctx context.Context, dyn dynamic.Interface, kube kuberne
 	if err != nil {
 		return nil, err
 	}
-	cfg := &GatewayConfig{Namespace: namespace, Name: gatewayName}
+	cfg := &GatewayConfig{Namespace: namespace, Name: gatewayName, Source: SourceTests}
 	if err := cfg.parseServer(gw); err != nil {
 		return nil, err
 	}
@@ -124,20 +181,8 @@ func GatewayFromCluster(ctx context.Context, dyn dynamic.Interface, kube kuberne
 }
 
 func getGateway(ctx context.Context, dyn dynamic.Interface, ns, name string) (*unstructured.Unstructured, error) {
-	var firstErr error
-	for _, gvr := range GatewayGVRs() {
-		gw, err := dyn.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-		if err == nil {
-			return gw, nil
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-		if !apierrors.IsNotFound(err) {
-			break
-		}
-	}
-	return nil, fmt.Errorf("reading Istio Gateway %s/%s: %w", ns, name, firstErr)
+	gw, _, err := getGatewayGVR(ctx, dyn, ns, name)
+	return gw, err
 }
 
 // parseServer picks the first server on port 443 with tls.mode MUTUAL.
@@ -250,32 +295,61 @@ func keysOf(s *corev1.Secret) string {
 	return strings.Join(ks, ", ")
 }
 
-// MatchesSNI tells whether Envoy would pick this server's filter chain for the
-// SNI: an exact host, a "*.suffix" wildcard (any depth, as Envoy matches the
-// longest wildcard suffix), or "*" which also matches no SNI at all.
+// MatchesSNI tells whether Envoy would pick one of the listener's filter
+// chains for the SNI: for Istio's chains their server_names; otherwise an
+// exact host, a "*.suffix" wildcard (any depth, as Envoy matches the longest
+// wildcard suffix), or "*" which also matches no SNI at all.
 func (cfg *GatewayConfig) MatchesSNI(sni string) bool {
-	sni = strings.ToLower(strings.TrimSuffix(sni, "."))
-	for _, h := range cfg.Hosts {
-		h = strings.ToLower(h)
-		switch {
-		case h == "*":
-			return true
-		case sni == "":
-			continue
-		case h == sni:
-			return true
-		case strings.HasPrefix(h, "*.") && strings.HasSuffix(sni, h[1:]) && len(sni) > len(h)-1:
-			return true
+	return pickChain(cfg.serverNames(), sni) >= 0
+}
+
+func (cfg *GatewayConfig) chains() []Chain {
+	if cfg.Source == SourceIstio || len(cfg.Chains) > 0 {
+		return cfg.Chains
+	}
+	return []Chain{{
+		ServerNames: cfg.Hosts, TLS: true, CertPEM: cfg.CertPEM, KeyPEM: cfg.KeyPEM, CertSource: cfg.CredentialName,
+		RequireClientCert: true, CAPEM: cfg.CAPEM, CRLPEM: cfg.CRLPEM, CASource: cfg.CASource, SubjectAltNames: cfg.SubjectAltNames,
+	}}
+}
+
+func (cfg *GatewayConfig) serverNames() [][]string {
+	var out [][]string
+	for _, c := range cfg.chains() {
+		names := c.ServerNames
+		if names == nil {
+			names = []string{}
+		}
+		out = append(out, names)
+	}
+	return out
+}
+
+// fillLegacy sets Hosts (every chain's server names) and the certificate,
+// CA and SAN fields from the first TLS chain, for callers that read them.
+func (cfg *GatewayConfig) fillLegacy() {
+	cfg.Hosts = nil
+	first := true
+	for _, c := range cfg.Chains {
+		for _, n := range c.ServerNames {
+			if !slices.Contains(cfg.Hosts, n) {
+				cfg.Hosts = append(cfg.Hosts, n)
+			}
+		}
+		if c.TLS && first {
+			first = false
+			cfg.CertPEM, cfg.KeyPEM, cfg.CAPEM, cfg.CRLPEM = c.CertPEM, c.KeyPEM, c.CAPEM, c.CRLPEM
+			cfg.CASource, cfg.SubjectAltNames = c.CASource, c.SubjectAltNames
 		}
 	}
-	return false
 }
 
 // GatewayServer is a running stand-in for the Envoy ingress gateway.
 type GatewayServer struct {
-	cfg *GatewayConfig
-	ln  net.Listener
-	srv *http.Server
+	cfg    *GatewayConfig
+	chains []Chain
+	ln     net.Listener
+	srv    *http.Server
 
 	mu         sync.Mutex
 	handshakes []string
@@ -294,58 +368,51 @@ type Request struct {
 	ClientSubject string
 	// ClientDNSNames are the verified client certificate's DNS names.
 	ClientDNSNames []string
+	// ClientSerial is the verified client certificate's serial number, so a
+	// test can tell a renewed certificate from the one before.
+	ClientSerial string
+	// Chain and Cluster are, for Istio's configuration, the filter chain
+	// that took the connection and the route's upstream cluster.
+	Chain, Cluster string
 }
 
-// StartGateway serves cfg on 127.0.0.1 (a free port) the way Envoy serves a
-// MUTUAL Gateway server: a handshake whose SNI matches none of the hosts fails
-// (no filter chain), a client must present a certificate that verifies against
-// the CA for client authentication (Envoy's ssl_client purpose, Go's
-// ExtKeyUsageClientAuth), and behind it answers a tiny httpbin.
+// StartGateway serves cfg on 127.0.0.1 (a free port) the way Envoy serves
+// its listener: a handshake whose SNI matches no filter chain fails, a chain
+// whose SDS secrets were not served refuses every handshake, a client must
+// present a certificate that verifies against the chain's CA for client
+// authentication (Envoy's ssl_client purpose, Go's ExtKeyUsageClientAuth)
+// when the chain requires one, and behind it a request is routed by its
+// Host through the chain's virtual hosts (Istio's RDS) to a tiny httpbin.
 func StartGateway(cfg *GatewayConfig) (*GatewayServer, error) {
-	cert, err := tls.X509KeyPair(cfg.CertPEM, cfg.KeyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("gateway %s/%s: server certificate: %w", cfg.Namespace, cfg.Name, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(cfg.CAPEM) {
-		return nil, fmt.Errorf("gateway %s/%s: no PEM certificate in the CA (%s)", cfg.Namespace, cfg.Name, cfg.CASource)
-	}
-	var crl *x509.RevocationList
-	if len(cfg.CRLPEM) > 0 {
-		if crl, err = parseCRL(cfg.CRLPEM); err != nil {
-			return nil, fmt.Errorf("gateway %s/%s: CRL: %w", cfg.Namespace, cfg.Name, err)
+	g := &GatewayServer{cfg: cfg, chains: cfg.chains()}
+	perChain := make([]*tls.Config, len(g.chains))
+	for i := range g.chains {
+		c := &g.chains[i]
+		conf, err := chainTLS(c)
+		if err != nil && cfg.Source != SourceIstio {
+			return nil, fmt.Errorf("gateway %s/%s: %w", cfg.Namespace, cfg.Name, err)
 		}
+		if err != nil {
+			// Envoy rejects such a secret and keeps the listener warming.
+			c.Unready = append(c.Unready, err.Error())
+		}
+		perChain[i] = conf
 	}
-	g := &GatewayServer{cfg: cfg}
-	perConn := &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    pool,
-		MinVersion:   tls.VersionTLS12,
-		NextProtos:   []string{"http/1.1"},
-		// Runs after Go verified the chain (and its clientAuth usage).
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			leaf := cs.PeerCertificates[0]
-			if crl != nil {
-				for _, r := range crl.RevokedCertificateEntries {
-					if r.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
-						return fmt.Errorf("client certificate %s is revoked", leaf.Subject)
-					}
-				}
-			}
-			if len(cfg.SubjectAltNames) > 0 && !hasSAN(leaf, cfg.SubjectAltNames) {
-				return fmt.Errorf("client certificate %s matches none of subjectAltNames %v", leaf.Subject, cfg.SubjectAltNames)
-			}
-			return nil
-		},
-	}
+	names := cfg.serverNames()
 	tlsConfig := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			if !cfg.MatchesSNI(hello.ServerName) {
+			i := pickChain(names, hello.ServerName)
+			if i < 0 {
+				if cfg.Source == SourceIstio && len(g.chains) == 0 {
+					return nil, fmt.Errorf("no filter chain matches SNI %q: Istio generated no listener on port %d", hello.ServerName, cfg.ListenerPort)
+				}
 				return nil, fmt.Errorf("no filter chain matches SNI %q (gateway hosts %v)", hello.ServerName, cfg.Hosts)
 			}
-			return perConn, nil
+			if c := g.chains[i]; len(c.Unready) > 0 {
+				return nil, fmt.Errorf("filter chain %q for SNI %q cannot be served: %s", c.Name, hello.ServerName, strings.Join(c.Unready, "; "))
+			}
+			return perChain[i], nil
 		},
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -354,7 +421,7 @@ func StartGateway(cfg *GatewayConfig) (*GatewayServer, error) {
 	}
 	g.ln = ln
 	g.srv = &http.Server{
-		Handler:           g.routeByHost(g.app()),
+		Handler:           g.route(g.app()),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		// net/http reports every failed handshake here; that is the one place
@@ -365,24 +432,157 @@ func StartGateway(cfg *GatewayConfig) (*GatewayServer, error) {
 	return g, nil
 }
 
-// routeByHost answers 404 for a Host header none of the server's hosts
-// takes, as Envoy does when no virtual host matches: Istio routes a
-// VirtualService only through a Gateway server that lists its host, so an
-// app whose host is missing from the shared Gateway is not reached even
-// though the handshake (by SNI, the gateway domain) succeeds.
-func (g *GatewayServer) routeByHost(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Host
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
+// chainTLS is the TLS configuration of one filter chain.
+func chainTLS(c *Chain) (*tls.Config, error) {
+	if !c.TLS {
+		return nil, errors.New("the filter chain terminates no TLS (the stand-in serves TLS only)")
+	}
+	if c.CertPEM == nil {
+		return nil, fmt.Errorf("no certificate for %s", c.CertSource)
+	}
+	cert, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("server certificate %s: %w", c.CertSource, err)
+	}
+	conf := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"http/1.1"},
+	}
+	var crl *x509.RevocationList
+	switch {
+	case c.AcceptUntrusted:
+		conf.ClientAuth = tls.RequestClientCert
+		if c.RequireClientCert {
+			conf.ClientAuth = tls.RequireAnyClientCert
 		}
-		if !g.cfg.MatchesSNI(host) {
+	case c.CAPEM != nil:
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(c.CAPEM) {
+			return nil, fmt.Errorf("no PEM certificate in the CA (%s)", c.CASource)
+		}
+		conf.ClientCAs = pool
+		conf.ClientAuth = tls.VerifyClientCertIfGiven
+		if c.RequireClientCert {
+			conf.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+		if len(bytes.TrimSpace(c.CRLPEM)) > 0 {
+			if crl, err = parseCRL(c.CRLPEM); err != nil {
+				return nil, fmt.Errorf("CRL (%s): %w", c.CASource, err)
+			}
+		}
+	case c.RequireClientCert:
+		// Envoy cannot require a certificate it has nothing to verify with.
+		return nil, fmt.Errorf("client certificates required but no CA to verify them (%s)", c.CASource)
+	}
+	// Runs after Go verified the chain (and its clientAuth usage).
+	conf.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return nil
+		}
+		leaf := cs.PeerCertificates[0]
+		if crl != nil {
+			for _, r := range crl.RevokedCertificateEntries {
+				if r.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
+					return fmt.Errorf("client certificate %s is revoked", leaf.Subject)
+				}
+			}
+		}
+		if len(c.SubjectAltNames) > 0 && !hasSAN(leaf, c.SubjectAltNames) {
+			return fmt.Errorf("client certificate %s matches none of subjectAltNames %v", leaf.Subject, c.SubjectAltNames)
+		}
+		if len(c.SPKI) > 0 || len(c.CertHash) > 0 {
+			if !pinned(leaf, c.SPKI, c.CertHash) {
+				return fmt.Errorf("client certificate %s matches none of the pinned SPKI/hash values", leaf.Subject)
+			}
+		}
+		return nil
+	}
+	return conf, nil
+}
+
+// pinned reports whether leaf matches one of Envoy's verify_certificate_spki
+// (base64 SHA-256 of the SubjectPublicKeyInfo) or verify_certificate_hash
+// (hex SHA-256 of the DER certificate, colons allowed) values.
+func pinned(leaf *x509.Certificate, spki, hash []string) bool {
+	s := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	if slices.Contains(spki, base64.StdEncoding.EncodeToString(s[:])) {
+		return true
+	}
+	h := sha256.Sum256(leaf.Raw)
+	want := hex.EncodeToString(h[:])
+	for _, v := range hash {
+		if strings.EqualFold(strings.ReplaceAll(v, ":", ""), want) {
+			return true
+		}
+	}
+	return false
+}
+
+type routeKey struct{}
+
+// route routes a request as Envoy would after the handshake. Istio's chains
+// route by virtual host: the Host's virtual host, then the first route whose
+// path match takes the path; a route to a cluster reaches the app, a direct
+// response answers itself, and no virtual host or route answers 404 (Istio's
+// route for a host no VirtualService binds is a 404 direct response). The
+// tests' own reading has no routes: a Host none of the server's hosts takes
+// answers 404, as Envoy does when no virtual host matches (Istio routes a
+// VirtualService only through a Gateway server that lists its host).
+func (g *GatewayServer) route(next http.Handler) http.Handler {
+	names := g.cfg.serverNames()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		notFound := func(msg string) {
 			g.record(r)
 			w.Header().Set("Server", "istio-envoy")
-			http.Error(w, "no route for host "+host, http.StatusNotFound)
+			http.Error(w, msg, http.StatusNotFound)
+		}
+		host := r.Host
+		hostOnly := host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			hostOnly = h
+		}
+		sni := ""
+		if r.TLS != nil {
+			sni = r.TLS.ServerName
+		}
+		i := pickChain(names, sni)
+		if i < 0 {
+			notFound("no filter chain")
 			return
 		}
-		next.ServeHTTP(w, r)
+		c := g.chains[i]
+		if !c.Routes {
+			if pickChain([][]string{c.ServerNames}, hostOnly) < 0 {
+				notFound("no route for host " + hostOnly)
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch _, port, _ := net.SplitHostPort(host); {
+		case c.IgnorePort, c.StripPort == "any", c.StripPort == "matching" && port == fmt.Sprint(g.cfg.ListenerPort):
+			host = hostOnly
+		}
+		vh := pickVirtualHost(c.VirtualHosts, host)
+		if vh == nil {
+			notFound("no virtual host for " + host)
+			return
+		}
+		rt := pickRoute(vh, r.URL.Path)
+		switch {
+		case rt == nil:
+			notFound("no route in virtual host " + vh.Name)
+		case rt.DirectResponse != 0:
+			r = r.WithContext(context.WithValue(r.Context(), routeKey{}, [2]string{c.Name, ""}))
+			g.record(r)
+			w.Header().Set("Server", "istio-envoy")
+			w.WriteHeader(int(rt.DirectResponse))
+		case rt.Cluster != "":
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, [2]string{c.Name, rt.Cluster})))
+		default:
+			notFound("route " + rt.Name + " has no cluster")
+		}
 	})
 }
 
@@ -462,11 +662,15 @@ func (g *GatewayServer) logLine(line string) {
 
 func (g *GatewayServer) record(r *http.Request) {
 	req := Request{Host: r.Host, Method: r.Method, Path: r.URL.Path}
+	if v, ok := r.Context().Value(routeKey{}).([2]string); ok {
+		req.Chain, req.Cluster = v[0], v[1]
+	}
 	if r.TLS != nil {
 		req.SNI = r.TLS.ServerName
 		if len(r.TLS.PeerCertificates) > 0 {
 			req.ClientSubject = r.TLS.PeerCertificates[0].Subject.String()
 			req.ClientDNSNames = r.TLS.PeerCertificates[0].DNSNames
+			req.ClientSerial = r.TLS.PeerCertificates[0].SerialNumber.String()
 		}
 	}
 	g.mu.Lock()

@@ -164,6 +164,8 @@ func TestIngressClassMustBeIngressNginx(t *testing.T) {
 	}
 }
 
+// The tests' own reading of a Gateway (ReadGateway), which TestIstioDecides
+// compares with Istio's.
 func TestGatewayFromObjects(t *testing.T) {
 	ctx := context.Background()
 	t.Run("cacert secret first", func(t *testing.T) {
@@ -172,7 +174,7 @@ func TestGatewayFromObjects(t *testing.T) {
 		w.gwCACert.Data["ca.crt"] = []byte("ignored")
 		w.gwCredential.Data["ca.crt"] = []byte("ignored too")
 		kube, dyn := w.clients()
-		cfg, err := datapath.GatewayFromCluster(ctx, dyn, kube, appNS, w.gateway.GetName())
+		cfg, err := datapath.ReadGateway(ctx, dyn, kube, appNS, w.gateway.GetName())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +190,7 @@ func TestGatewayFromObjects(t *testing.T) {
 		w.gwCredential.Data["ca.crt"] = w.gwCACert.Data["ca.crt"]
 		w.gwCACert.Name = "unrelated"
 		kube, dyn := w.clients()
-		cfg, err := datapath.GatewayFromCluster(ctx, dyn, kube, appNS, w.gateway.GetName())
+		cfg, err := datapath.ReadGateway(ctx, dyn, kube, appNS, w.gateway.GetName())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +202,7 @@ func TestGatewayFromObjects(t *testing.T) {
 		w := newWorld(t)
 		w.gwCACert.Name = "unrelated"
 		kube, dyn := w.clients()
-		if _, err := datapath.GatewayFromCluster(ctx, dyn, kube, appNS, w.gateway.GetName()); err == nil || !strings.Contains(err.Error(), "MUTUAL needs a CA") {
+		if _, err := datapath.ReadGateway(ctx, dyn, kube, appNS, w.gateway.GetName()); err == nil || !strings.Contains(err.Error(), "MUTUAL needs a CA") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -208,7 +210,7 @@ func TestGatewayFromObjects(t *testing.T) {
 		w := newWorld(t)
 		w.gateway.SetAPIVersion("networking.istio.io/v1beta1")
 		kube, dyn := w.clients()
-		if _, err := datapath.GatewayFromCluster(ctx, dyn, kube, appNS, w.gateway.GetName()); err != nil {
+		if _, err := datapath.ReadGateway(ctx, dyn, kube, appNS, w.gateway.GetName()); err != nil {
 			t.Error(err)
 		}
 	})
@@ -217,7 +219,7 @@ func TestGatewayFromObjects(t *testing.T) {
 		servers := w.gateway.Object["spec"].(map[string]any)["servers"].([]any)
 		servers[1].(map[string]any)["tls"].(map[string]any)["mode"] = "SIMPLE"
 		kube, dyn := w.clients()
-		if _, err := datapath.GatewayFromCluster(ctx, dyn, kube, appNS, w.gateway.GetName()); err == nil || !strings.Contains(err.Error(), "MUTUAL") {
+		if _, err := datapath.ReadGateway(ctx, dyn, kube, appNS, w.gateway.GetName()); err == nil || !strings.Contains(err.Error(), "MUTUAL") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -229,10 +231,10 @@ func TestGatewayFromObjects(t *testing.T) {
 			Spec:       corev1.PodSpec{AutomountServiceAccountToken: &no},
 		})
 		kube, dyn := w.clients()
-		if _, err := datapath.GatewayFromCluster(ctx, dyn, kube, appNS, w.gateway.GetName()); err == nil || !strings.Contains(err.Error(), "InWorkloadNamespace") {
+		if _, err := datapath.ReadGateway(ctx, dyn, kube, appNS, w.gateway.GetName()); err == nil || !strings.Contains(err.Error(), "InWorkloadNamespace") {
 			t.Errorf("err = %v, want a hint to name the workload namespace", err)
 		}
-		cfg, err := datapath.GatewayFromCluster(ctx, dyn, kube, appNS, w.gateway.GetName(), datapath.InWorkloadNamespace(istioNS))
+		cfg, err := datapath.ReadGateway(ctx, dyn, kube, appNS, w.gateway.GetName(), datapath.InWorkloadNamespace(istioNS))
 		if err != nil || cfg.WorkloadNamespace != istioNS {
 			t.Errorf("with InWorkloadNamespace: %v, %+v", err, cfg)
 		}
@@ -241,7 +243,7 @@ func TestGatewayFromObjects(t *testing.T) {
 		w := newWorld(t)
 		w.gateway.Object["spec"].(map[string]any)["selector"] = map[string]any{"istio": "egressgateway"}
 		kube, dyn := w.clients()
-		if _, err := datapath.GatewayFromCluster(ctx, dyn, kube, appNS, w.gateway.GetName()); err == nil || !strings.Contains(err.Error(), "matches no gateway pod") {
+		if _, err := datapath.ReadGateway(ctx, dyn, kube, appNS, w.gateway.GetName()); err == nil || !strings.Contains(err.Error(), "matches no gateway pod") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -263,10 +265,11 @@ func TestMatchesSNI(t *testing.T) {
 }
 
 // The gateway alone, with Go as the client: the key-usage rule Envoy applies.
+// The configuration is the tests' own reading, whose CA the test extends.
 func TestGatewayChecksClientKeyUsage(t *testing.T) {
 	w := newWorld(t)
 	kube, dyn := w.clients()
-	cfg, err := datapath.GatewayFromCluster(context.Background(), dyn, kube, appNS, w.gateway.GetName())
+	cfg, err := datapath.ReadGateway(context.Background(), dyn, kube, appNS, w.gateway.GetName())
 	if err != nil {
 		t.Fatal(err)
 	}

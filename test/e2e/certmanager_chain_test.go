@@ -111,6 +111,9 @@ func TestCertManagerChainRenewsItself(t *testing.T) {
 	pa2 := w.startPath(t)
 	code, body = pa2.get(t, w, "/status/418")
 	pa2.expectTeapot(t, code, body)
+	if got, old := lastClientSerial(pa2.gateway), before["alb-certs"].SerialNumber.String(); got == "" || got == old {
+		t.Errorf("the gateway should have verified the renewed client certificate, saw serial %q (the old one is %s)", got, old)
+	}
 	mustSucceed(t, albistio(t, append([]string{"check"}, w.flags("--alb-flavor", "nginx")...)...))
 
 	// GitOps: the stream names cert-manager's objects and holds no key of
@@ -187,8 +190,18 @@ func TestCertManagerModeWithTraefik(t *testing.T) {
 	gw2 := w.startGateway(t)
 	pn.Retarget(gw2.Addr())
 	gw.Close()
-	teapot("after cert-manager renewed alb-certs", gw2)
-	_ = renewed
+	// Traefik watches the Secret: it presents the renewed certificate on
+	// its own (its transport's connections are fresh per config reload).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		teapot("after cert-manager renewed alb-certs", gw2)
+		if serial := lastClientSerial(gw2); serial == renewed.SerialNumber.String() {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("Traefik kept presenting the old client certificate: the gateway saw serial %s, cert-manager issued %s", serial, renewed.SerialNumber)
+		}
+		time.Sleep(time.Second)
+	}
 	mustSucceed(t, albistio(t, append([]string{"check"}, w.flags("--alb-flavor", "traefik")...)...))
 }
 
@@ -280,4 +293,14 @@ func TestIKSManagedALBCopyIsUsed(t *testing.T) {
 		t.Errorf("after IKS renewed its copy, the ALB should serve the new certificate for %s (serial still %s)", w.host, first.SerialNumber)
 	}
 	mustSucceed(t, albistio(t, append([]string{"check"}, w.flags("--alb-flavor", "nginx")...)...))
+}
+
+// lastClientSerial is the serial of the client certificate the gateway
+// verified for its latest request.
+func lastClientSerial(gw *datapath.GatewayServer) string {
+	reqs := gw.Requests()
+	if len(reqs) == 0 {
+		return ""
+	}
+	return reqs[len(reqs)-1].ClientSerial
 }
