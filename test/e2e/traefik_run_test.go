@@ -186,9 +186,38 @@ type traefikProc struct {
 	cmd       *exec.Cmd
 	done      chan struct{}
 	websecure string // 127.0.0.1:port of the websecure entry point
+	web       string // 127.0.0.1:port of the plain entry point "web", if any
 	api       string // 127.0.0.1:port of the API (entry point "traefik")
+	apiTLS    bool   // the API's entry point has entry-point TLS (Traefik's default certificate)
 	logPath   string
 	accessLog string
+}
+
+// traefikOptions change what startTraefikWith runs; the zero value is
+// startTraefik's Traefik.
+type traefikOptions struct {
+	// ingressNginx adds Traefik's kubernetesingressnginx provider (the
+	// ingress-nginx compatibility layer), watching the one namespace given.
+	ingressNginx bool
+	// nginxController is the spec.controller of the IngressClasses the
+	// ingress-nginx provider serves (its controllerClass); empty: the
+	// provider's default, k8s.io/ingress-nginx.
+	nginxController string
+	// noIngress leaves the kubernetesingress provider out, as an IKS Traefik
+	// ALB does when ibm-ingress-deploy-config says ingressProvider:
+	// ingress-nginx (it runs one Ingress provider or the other).
+	noIngress bool
+	// websecureTLS turns TLS on for the whole websecure entry point
+	// (entryPoints.websecure.http.tls), as Traefik's Helm chart does.
+	websecureTLS bool
+	// web adds a plain-HTTP entry point "web". The ingress-nginx provider
+	// attaches the HTTP→HTTPS redirect router it makes for every TLS Ingress
+	// to the entry points without entry-point TLS (Traefik's static
+	// configuration fills them in).
+	web bool
+	// apiTLS turns TLS on for the API's entry point "traefik" too: with
+	// websecureTLS and without web, no entry point is left without TLS.
+	apiTLS bool
 }
 
 // startTraefik runs Traefik as the ALB: entry point websecure on a free
@@ -197,6 +226,12 @@ type traefikProc struct {
 // namespaces, authenticating with the admin token and trusting the API
 // server's CA. Logs go to files in a temporary directory, at DEBUG.
 func startTraefik(t *testing.T, bin string, namespaces []string) *traefikProc {
+	t.Helper()
+	return startTraefikWith(t, bin, namespaces, traefikOptions{})
+}
+
+// startTraefikWith is startTraefik with opts.
+func startTraefikWith(t *testing.T, bin string, namespaces []string, opts traefikOptions) *traefikProc {
 	t.Helper()
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
@@ -225,7 +260,11 @@ func startTraefik(t *testing.T, bin string, namespaces []string) *traefikProc {
 		"--api.insecure=true",
 		"--api.dashboard=false",
 	}
-	for _, p := range []string{"kubernetesingress", "kubernetescrd"} {
+	providers := []string{"kubernetesingress", "kubernetescrd"}
+	if opts.noIngress {
+		providers = providers[1:]
+	}
+	for _, p := range providers {
 		args = append(args,
 			"--providers."+p+"=true",
 			"--providers."+p+".endpoint="+env.cluster.Server,
@@ -233,6 +272,33 @@ func startTraefik(t *testing.T, bin string, namespaces []string) *traefikProc {
 			"--providers."+p+".certAuthFilePath="+env.cluster.CAFile,
 			"--providers."+p+".namespaces="+strings.Join(namespaces, ","),
 		)
+	}
+	if opts.ingressNginx {
+		if len(namespaces) != 1 {
+			t.Fatalf("the ingress-nginx provider watches one namespace (watchNamespace), got %v", namespaces)
+		}
+		const p = "kubernetesingressnginx"
+		args = append(args,
+			"--providers."+p+"=true",
+			"--providers."+p+".endpoint="+env.cluster.Server,
+			"--providers."+p+".token="+tokenFile,
+			"--providers."+p+".certAuthFilePath="+env.cluster.CAFile,
+			"--providers."+p+".watchNamespace="+namespaces[0],
+		)
+		if opts.nginxController != "" {
+			args = append(args, "--providers."+p+".controllerClass="+opts.nginxController)
+		}
+	}
+	if opts.websecureTLS {
+		args = append(args, "--entryPoints.websecure.http.tls=true")
+	}
+	if opts.web {
+		tp.web = freeLoopbackAddr(t)
+		args = append(args, "--entryPoints.web.address="+tp.web)
+	}
+	if opts.apiTLS {
+		tp.apiTLS = true
+		args = append(args, "--entryPoints.traefik.http.tls=true")
 	}
 	out, err := os.Create(filepath.Join(dir, "stdout.log"))
 	if err != nil {
@@ -266,7 +332,7 @@ func startTraefik(t *testing.T, bin string, namespaces []string) *traefikProc {
 			return false, errors.New("traefik exited")
 		default:
 		}
-		resp, err := http.Get("http://" + tp.api + "/api/overview")
+		resp, err := tp.apiGet("/api/overview")
 		if err != nil {
 			return false, nil
 		}
@@ -324,8 +390,21 @@ type traefikRaw struct {
 	raw      []byte
 }
 
+// apiGet sends GET path to Traefik's API (over TLS, not verified, with apiTLS).
+func (tp *traefikProc) apiGet(path string) (*http.Response, error) {
+	if !tp.apiTLS {
+		return http.Get("http://" + tp.api + path)
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		Proxy:             nil,
+		DisableKeepAlives: true,
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // Traefik's self-signed default certificate, on loopback
+	}}
+	return c.Get("https://" + tp.api + path)
+}
+
 func (tp *traefikProc) rawdata() (*traefikRaw, error) {
-	resp, err := http.Get("http://" + tp.api + "/api/rawdata")
+	resp, err := tp.apiGet("/api/rawdata")
 	if err != nil {
 		return nil, err
 	}
