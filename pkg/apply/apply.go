@@ -5,6 +5,7 @@ package apply
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -57,6 +58,10 @@ const (
 	Created    Op = "created"
 	Configured Op = "configured"
 	Unchanged  Op = "unchanged"
+	// NotCompared is a client dry run's answer without a cluster to read:
+	// the object was rendered, and whether it exists, or would change, is
+	// not known.
+	NotCompared Op = "rendered"
 )
 
 // Result is one applied object: as the server returned it (or as rendered,
@@ -197,14 +202,16 @@ func Managers(u *unstructured.Unstructured) string {
 	return strings.Join(names, ", ")
 }
 
-// Apply writes objs in order. With a client dry run it contacts the cluster
-// only if Clients is set (to report created/configured); the rendered objects
-// are returned as they are.
+// Apply writes objs in order. A client dry run writes nothing and returns
+// the rendered objects as they are: with Clients set it reads each one, as
+// kubectl apply --dry-run=client does, to say whether it would be created,
+// configured or left unchanged (clientOp); without, it says NotCompared,
+// since it cannot know whether an object exists.
 func (a *Applier) Apply(ctx context.Context, objs render.Objects) ([]Result, error) {
 	if a.DryRun == DryRunClient && a.Clients == nil {
 		results := make([]Result, len(objs))
 		for i, o := range objs {
-			results[i] = Result{Object: o, Op: Configured}
+			results[i] = Result{Object: o, Op: NotCompared}
 		}
 		return results, nil
 	}
@@ -215,7 +222,7 @@ func (a *Applier) Apply(ctx context.Context, objs render.Objects) ([]Result, err
 	results := make([]Result, 0, len(plans))
 	for _, pl := range plans {
 		if a.DryRun == DryRunClient {
-			results = append(results, Result{Object: pl.obj, Op: opFor(pl.existing, pl.obj)})
+			results = append(results, Result{Object: pl.obj, Op: clientOp(pl.existing, pl.obj)})
 			continue
 		}
 		out, err := a.applyOne(ctx, pl)
@@ -341,4 +348,117 @@ func withoutServerFields(u *unstructured.Unstructured) map[string]any {
 		unstructured.RemoveNestedField(c, "metadata", f)
 	}
 	return c
+}
+
+// clientOp is what applying obj over existing would do, judged without the
+// server (a client dry run): created when it does not exist; unchanged when
+// every field obj sets already holds that value and no field the plugin
+// applied before would be dropped; configured otherwise. Comparing the
+// rendered object with the stored one as a whole (opFor) would call every
+// object configured: the stored one carries defaults, status and
+// metadata the server adds. Where the client cannot tell (a list whose
+// items others manage too), it errs towards configured, never towards
+// unchanged.
+func clientOp(existing, obj *unstructured.Unstructured) Op {
+	if existing == nil {
+		return Created
+	}
+	if !contains(existing.Object, obj.Object) {
+		return Configured
+	}
+	for _, mf := range existing.GetManagedFields() {
+		if mf.Manager != chain.FieldManager || mf.Operation != metav1.ManagedFieldsOperationApply || mf.Subresource != "" || mf.FieldsV1 == nil {
+			continue
+		}
+		var set map[string]any
+		if err := json.Unmarshal(mf.FieldsV1.Raw, &set); err != nil || drops(set, obj.Object) {
+			return Configured
+		}
+	}
+	return Unchanged
+}
+
+// contains says whether have holds everything want sets, with the same
+// values: maps may hold more keys, lists must match item by item, numbers
+// compare by value. A nil or empty map in want sets nothing.
+func contains(have, want any) bool {
+	switch w := want.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		if len(w) == 0 {
+			return true
+		}
+		h, ok := have.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, v := range w {
+			if m, isMap := v.(map[string]any); v == nil || isMap && len(m) == 0 {
+				continue // sets nothing
+			}
+			hv, ok := h[k]
+			if !ok || !contains(hv, v) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !contains(h[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if a, ok := number(want); ok {
+		b, ok := number(have)
+		return ok && a == b
+	}
+	return equality.Semantic.DeepEqual(have, want)
+}
+
+// number reads the numeric types unstructured objects hold.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
+}
+
+// drops says whether applying want removes a field of set, the fields the
+// plugin's last apply owns (managedFields' FieldsV1): server-side apply
+// removes the fields an applier owned and no longer sends. Map keys are
+// followed; list items (k:, v:, i:) are left to contains, which compares
+// lists whole.
+func drops(set map[string]any, want any) bool {
+	w, ok := want.(map[string]any)
+	if !ok {
+		return false
+	}
+	for k, sub := range set {
+		name, ok := strings.CutPrefix(k, "f:")
+		if !ok {
+			continue
+		}
+		v, present := w[name]
+		if !present || v == nil {
+			return true
+		}
+		if child, ok := sub.(map[string]any); ok && len(child) > 0 && drops(child, v) {
+			return true
+		}
+	}
+	return false
 }

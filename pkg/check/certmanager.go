@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
 	"github.com/albistio/kubectl-albistio/pkg/identity"
@@ -25,6 +26,8 @@ type CertManagerObject struct {
 	Generation int64
 	Spec       CertManagerSpec
 	Status     CertManagerStatus
+	// ManagedFields say who owns which of its fields (conflictFixes).
+	ManagedFields []metav1.ManagedFieldsEntry
 }
 
 // CertManagerSpec holds the fields of a Certificate's spec check judges.

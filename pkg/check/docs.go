@@ -610,6 +610,15 @@ fails (or is not what it claims to be) until fixed; **warning**, it works today 
 about to fail; **info**, worth knowing. After the findings the report lists every certificate of
 the chain with its days left and who renews it: IKS, cert-manager, "run setup" (the plugin's own
 issuance and copies, renewed only when setup runs) or nobody (` + "`certificates`" + ` in ` + "`-o json|yaml`" + `).
+Before the findings the text report draws the chain hop by hop — client, ALB, mutual TLS, gateway,
+VirtualService, app Service — each marked OK, WARNING, ERROR (or UNKNOWN when what it needs could
+not be read) with the codes found there (` + "`hops`" + ` in ` + "`-o json|yaml`" + `).
+
+A fix that re-runs the plugin on an object or field someone else owns says so: after
+` + "`kubectl annotate`" + `, ` + "`edit`" + ` or ` + "`patch`" + ` changed a value the plugin set, that field manager owns
+the field, and the plugin's server-side apply stops at the conflict; the fix then adds
+` + "`--force-conflicts`" + ` and names the manager (for an object the plugin did not make, it says the
+plugin takes it over, and cleanup then leaves it).
 
 To accept a finding, suppress it: ` + "`--suppress ALB0615`" + ` silences a code everywhere,
 ` + "`--suppress 'ALB0615=Ingress istio-system/albistio-httptools-httpbin'`" + ` on one object, as findings

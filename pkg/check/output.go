@@ -23,6 +23,9 @@ const (
 // Report is check's machine-readable output: a stable structure that
 // `-o json` and `-o yaml` print.
 type Report struct {
+	// Hops are the chain drawn hop by hop, each judged by the findings
+	// about it (Hops); left out when not drawn.
+	Hops     []Hop     `json:"hops,omitempty"`
 	Findings []Finding `json:"findings"`
 	Summary  Summary   `json:"summary"`
 	// Certificates are the chain's certificates with their days left and
@@ -38,8 +41,9 @@ func NewReport(fs []Finding) Report {
 	return Report{Findings: fs, Summary: Summarize(fs)}
 }
 
-// Write prints the report in format: text (one finding a line, colour when
-// color is set, then the summary), json or yaml.
+// Write prints the report in format: text (the chain hop by hop when it
+// was drawn, one finding a line, colour when color is set, then the
+// certificates and the summary), json or yaml.
 func (r Report) Write(w io.Writer, format string, color bool) error {
 	r = r.printable()
 	switch format {
@@ -49,6 +53,7 @@ func (r Report) Write(w io.Writer, format string, color bool) error {
 		return writeYAML(w, r)
 	}
 	var b strings.Builder
+	writeHops(&b, r.Hops, color)
 	for _, f := range r.Findings {
 		b.WriteString(textLine(f, color))
 		b.WriteByte('\n')
@@ -89,6 +94,19 @@ func (r Report) printable() Report {
 		fs[i] = f
 	}
 	r.Findings = fs
+	if r.Hops != nil {
+		hops := make([]Hop, len(r.Hops))
+		for i, h := range r.Hops {
+			facts := make([]HopFact, len(h.Facts))
+			for j, f := range h.Facts {
+				facts[j] = HopFact{Name: safetext.CleanLine(f.Name), Value: safetext.CleanLine(f.Value)}
+			}
+			h.Facts = facts
+			h.Unjudged = safetext.CleanLine(h.Unjudged)
+			hops[i] = h
+		}
+		r.Hops = hops
+	}
 	if r.Certificates != nil {
 		cs := make([]CertificateStatus, len(r.Certificates))
 		for i, c := range r.Certificates {
@@ -205,4 +223,78 @@ func writeYAML(w io.Writer, v any) error {
 	}
 	_, err = w.Write(data)
 	return err
+}
+
+// writeHops draws the chain from the client to the app, one block per hop:
+// its mark (OK, WARNING or ERROR, in colour on a terminal) and title with
+// the codes found there, then what it is made of, and an arrow down to the
+// next hop. Plain ASCII, so that it reads the same in a CI log.
+func writeHops(b *strings.Builder, hops []Hop, color bool) {
+	if len(hops) == 0 {
+		return
+	}
+	width := len("not judged")
+	for _, h := range hops {
+		for _, f := range h.Facts {
+			width = max(width, len(factLabel(f.Name)))
+		}
+	}
+	b.WriteString("Chain, from the client to the app:\n")
+	for i, h := range hops {
+		if i > 0 {
+			b.WriteString("           |\n           v\n")
+		}
+		title := hopTitles[h.Name]
+		if title == "" {
+			title = string(h.Name)
+		}
+		b.WriteString("  ")
+		b.WriteString(hopMark(h.Status, color))
+		b.WriteString("  ")
+		b.WriteString(title)
+		if len(h.Codes) > 0 {
+			codes := make([]string, len(h.Codes))
+			for j, c := range h.Codes {
+				codes[j] = string(c)
+			}
+			b.WriteString(": ")
+			b.WriteString(strings.Join(codes, ", "))
+		}
+		switch n := h.BelowOutputThreshold; {
+		case n == 1:
+			b.WriteString(" (1 finding below --output-threshold)")
+		case n > 1:
+			fmt.Fprintf(b, " (%d findings below --output-threshold)", n)
+		}
+		b.WriteByte('\n')
+		if h.Unjudged != "" {
+			fmt.Fprintf(b, "             %-*s  %s\n", width, "not judged", h.Unjudged)
+		}
+		for _, f := range h.Facts {
+			fmt.Fprintf(b, "             %-*s  %s\n", width, factLabel(f.Name), f.Value)
+		}
+	}
+	b.WriteByte('\n')
+}
+
+// factLabel is a fact's name as the text report prints it.
+func factLabel(name string) string {
+	if l, ok := factLabels[name]; ok {
+		return l
+	}
+	return name
+}
+
+// hopMark is a hop's status, upper-case like the findings' levels and
+// padded to one width, in its colour on a terminal.
+func hopMark(s HopStatus, color bool) string {
+	label := fmt.Sprintf("%-7s", strings.ToUpper(string(s)))
+	if !color {
+		return label
+	}
+	code := map[HopStatus]string{HopOK: "32", HopWarning: "33", HopError: "31", HopUnknown: "35"}[s]
+	if code == "" {
+		return label
+	}
+	return "\x1b[" + code + "m" + label + "\x1b[0m"
 }

@@ -234,7 +234,7 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 			return
 		}
 		if u := r.get(stepServersTransport, kube.ServersTransport, ns, p.TransportName()); u != nil {
-			st := &ServersTransport{Namespace: u.GetNamespace(), Name: u.GetName()}
+			st := &ServersTransport{Namespace: u.GetNamespace(), Name: u.GetName(), ManagedFields: u.GetManagedFields()}
 			if spec, ok := u.Object["spec"]; ok {
 				r.convertJSON(stepServersTransport, spec, &st.Spec)
 			}
@@ -287,7 +287,7 @@ func decodeCertManager(u *unstructured.Unstructured) (*CertManagerObject, error)
 		return nil, fmt.Errorf("%s %s is malformed: %w", u.GetKind(), objectName(u.GetNamespace(), u.GetName()), err)
 	}
 	return &CertManagerObject{Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(),
-		Generation: obj.Metadata.Generation, Spec: obj.Spec, Status: obj.Status}, nil
+		Generation: obj.Metadata.Generation, Spec: obj.Spec, Status: obj.Status, ManagedFields: u.GetManagedFields()}, nil
 }
 
 // readIngressClasses reads the cluster's IngressClasses and, for

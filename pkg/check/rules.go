@@ -42,12 +42,14 @@ func Rules() []Rule {
 	}
 }
 
-// Run applies every rule to in and returns the findings, sorted.
+// Run applies every rule to in and returns the findings, sorted, with
+// fix lines that re-run the plugin over someone else's fields saying how
+// (conflictFixes).
 func Run(in *Input) []Finding {
 	var fs []Finding
 	for _, r := range Rules() {
 		fs = append(fs, r.Check(in)...)
 	}
 	Sort(fs)
-	return fs
+	return conflictFixes(in, fs)
 }

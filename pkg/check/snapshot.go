@@ -4,6 +4,7 @@ import (
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Snapshot is what check read from the cluster: the objects of one chain and
@@ -89,6 +90,8 @@ type ServersTransport struct {
 	Namespace string
 	Name      string
 	Spec      ServersTransportSpec
+	// ManagedFields say who owns which of its fields (conflictFixes).
+	ManagedFields []metav1.ManagedFieldsEntry
 }
 
 // ServersTransportSpec holds the TLS settings of a ServersTransport.

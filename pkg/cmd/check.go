@@ -111,8 +111,16 @@ func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 			  09xx  renewal: cert-manager's Issuers and Certificates Ready and renewing,
 			        copies nothing renews (the ALB TLS copy), a leftover -cacert
 
-			The report ends with every certificate of the chain: its days left and who
-			renews it (IKS, cert-manager, or "run setup").
+			The text report starts with the chain drawn hop by hop: client, ALB (flavor,
+			class, Ingress, the certificate it serves), mutual TLS (client certificate,
+			client auth, SNI, verification), gateway (Gateway, server certificate, pods),
+			VirtualService and app Service, each marked OK, WARNING, ERROR or UNKNOWN with
+			the codes found there (in colour on a terminal, unless NO_COLOR is set); -o
+			json|yaml carry the same as "hops". It ends with every certificate of the
+			chain: its days left and who renews it (IKS, cert-manager, or "run setup").
+
+			A fix that re-runs the plugin over a field another field manager owns (after
+			kubectl annotate, edit or patch) adds --force-conflicts and names that manager.
 
 			check only reads (get and list), with a fixed number of requests however large
 			the cluster is. Of the Istio namespace's secrets it lists only the plugin's own
@@ -325,6 +333,9 @@ func (o *CheckOptions) evaluate(ctx context.Context, api check.API, p *chain.Par
 	report := check.NewReport(shown)
 	report.Summary.Suppressed, report.Summary.BelowOutputThreshold = suppressed, below
 	report.Certificates = check.Certificates(in)
+	// The chain is drawn from the findings that count; those below
+	// --output-threshold are counted at their hop, not shown.
+	report.Hops = check.Hops(in, fs, o.outputThreshold)
 	return &report, findingsError(fs, o.threshold)
 }
 

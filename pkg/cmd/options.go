@@ -116,7 +116,10 @@ func (w *WriteOptions) complete() error {
 }
 
 // applyAndPrint applies objs and prints what happened, including what was
-// written before a failure. c nil means a client dry run with no cluster.
+// written before a failure. c nil means a client dry run with no cluster:
+// each object is then "rendered (dry run, not compared with the cluster)";
+// with c, a client dry run reads each object and says created, configured
+// or unchanged, as kubectl apply --dry-run=client does.
 func (w *WriteOptions) applyAndPrint(ctx context.Context, c *kube.Clients, out io.Writer, objs render.Objects) error {
 	return w.applyGuarded(ctx, c, out, objs, nil)
 }
@@ -137,8 +140,12 @@ func (w *WriteOptions) applyGuarded(ctx context.Context, c *kube.Clients, out io
 // Objects are printed without private keys unless --show-private-keys.
 func (w *WriteOptions) print(out io.Writer, results []apply.Result) error {
 	if w.printer == nil {
-		suffix := dryRunSuffix(w.DryRun)
 		for _, r := range results {
+			suffix := dryRunSuffix(w.DryRun)
+			if r.Op == apply.NotCompared {
+				// No cluster was read: created or configured would be a guess.
+				suffix = " (dry run, not compared with the cluster)"
+			}
 			if _, err := fmt.Fprintf(out, "%s %s%s\n", apply.Ref(r.Object), r.Op, suffix); err != nil {
 				return err
 			}

@@ -127,7 +127,9 @@ func (o *SetupOptions) runOnce(ctx context.Context, c *kube.Clients) error {
 		return err
 	}
 	if o.DryRun == apply.DryRunClient {
-		return o.applyAndPrint(ctx, nil, o.Out, objs)
+		// setup has read the cluster to render: say, as kubectl apply
+		// --dry-run=client does, what would be created, configured or left.
+		return o.applyAndPrint(ctx, c, o.Out, objs)
 	}
 
 	// Validate every object with the API server before writing any.
