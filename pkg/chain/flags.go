@@ -2,6 +2,7 @@ package chain
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -83,7 +84,7 @@ func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.GatewaySelector, "gateway-selector", f.GatewaySelector, "Labels of the gateway pods the Gateway binds to")
 	fs.StringVar(&f.GatewayService, "gateway-service", f.GatewayService, "Service of the Istio ingress gateway")
 	fs.Int32Var(&f.GatewayServicePort, "gateway-service-port", f.GatewayServicePort, "HTTPS port of --gateway-service")
-	fs.StringVar(&f.Flavor, "alb-flavor", f.Flavor, "ALB flavor: auto, nginx, traefik or classic (auto reads the cluster's IngressClasses)")
+	fs.StringVar(&f.Flavor, "alb-flavor", f.Flavor, "ALB flavor: auto, nginx, traefik, classic, or nginx,traefik for both of IKS's ALBs at once (auto reads the cluster's IngressClasses, and takes both when it shows both)")
 	fs.StringVar(&f.IngressClass, "ingress-class", f.IngressClass, "IngressClass of the ALB (default: the class IKS creates for the flavor, or the one found in the cluster)")
 	fs.StringVar(&f.Identity, "client-identity", f.Identity, "Certificate the ALB presents to the gateway: auto, alb-cert, private-ca or cert-manager (cert-manager issues and renews the hop's certificates; auto picks it where cert-manager.io/v1 is served and the hop is new)")
 	fs.StringVar(&f.Name, "chain-name", f.Name, "Name of this chain (one app behind the ALB and gateway), put on its objects as the "+LabelChain+" label (default --service)")
@@ -125,6 +126,7 @@ func (f *Flags) Resolve(appNamespace string, getenv func(string) string, need Re
 		GatewayService:     f.GatewayService,
 		GatewayServicePort: f.GatewayServicePort,
 		Flavor:             Flavor(f.Flavor),
+		Flavors:            parseFlavors(f.Flavor),
 		Identity:           IdentityMode(f.Identity),
 		IngressClass:       f.IngressClass,
 		Name:               firstOf(f.Name, f.Service),
@@ -169,6 +171,9 @@ func (f *Flags) Resolve(appNamespace string, getenv func(string) string, need Re
 	}
 	if need.GatewaySecret {
 		missing("--gateway-secret", EnvGatewaySecret, p.GatewaySecret, "the gateway's TLS secret (ibmcloud ks nlb-dns ls --cluster <name>, \"SSL Cert Secret Name\")")
+	}
+	if len(p.Flavors) > 0 {
+		p.Flavor = p.Flavors[0]
 	}
 	errs = append(errs, p.validate()...)
 	if len(errs) > 0 {
@@ -269,8 +274,16 @@ func (p *Params) validate() ParamErrors {
 	if p.IngressClass != "" {
 		objectName("--ingress-class", p.IngressClass)
 	}
-	if !oneOf(p.Flavor, Flavors) {
-		errs.add("--alb-flavor", string(p.Flavor), "is not a flavor: use auto, nginx, traefik or classic")
+	if len(p.Flavors) > 0 {
+		if !(len(p.Flavors) == 2 && p.Flavors[0] == FlavorNginx && p.Flavors[1] == FlavorTraefik) {
+			errs.add("--alb-flavor", joinFlavors(p.Flavors), "lists ALBs that cannot serve one chain together: the pair is nginx,traefik (IKS's two ALBs during its move to Traefik)")
+		} else {
+			if p.IngressClass != "" {
+				errs.add("--ingress-class", p.IngressClass, "names one class, and --alb-flavor nginx,traefik writes an Ingress for each ALB's class: leave it out (each ALB's IKS class, or the one the cluster shows, is used)")
+			}
+		}
+	} else if !oneOf(p.Flavor, Flavors) {
+		errs.add("--alb-flavor", string(p.Flavor), "is not a flavor: use auto, nginx, traefik, classic, or nginx,traefik for both ALBs")
 	}
 	if !oneOf(p.Identity, IdentityModes) {
 		errs.add("--client-identity", string(p.Identity), "is not a client identity mode: use auto, alb-cert, private-ca or cert-manager")
@@ -283,6 +296,28 @@ func (p *Params) validate() ParamErrors {
 		errs.add("--gateway-domain", p.GatewayDomain, "must differ from --alb-domain: IKS registers a separate NLB subdomain for the gateway")
 	}
 	return errs
+}
+
+func joinFlavors(fs []Flavor) string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = string(f)
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseFlavors reads a list of ALB flavors ("nginx,traefik"), sorted
+// nginx first; nil for a single flavor.
+func parseFlavors(v string) []Flavor {
+	if !strings.Contains(v, ",") {
+		return nil
+	}
+	var fs []Flavor
+	for _, part := range strings.Split(v, ",") {
+		fs = append(fs, Flavor(strings.TrimSpace(part)))
+	}
+	sort.Slice(fs, func(i, j int) bool { return fs[i] < fs[j] })
+	return fs
 }
 
 func oneOf[T comparable](v T, set []T) bool {

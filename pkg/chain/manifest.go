@@ -113,11 +113,13 @@ func (p *Params) Manifest() []Entry {
 		add(RoleGateway, LevelHop, "Gateway", p.IstioNamespace, p.GatewayName, "--gateway-name")
 	}
 	add(RoleVirtualService, LevelChain, "VirtualService", p.AppNamespace, p.VirtualServiceName, "--virtualservice-name")
-	if p.Flavor == FlavorTraefik || p.Flavor == FlavorAuto {
+	if p.ServesFlavor(FlavorTraefik) || p.Flavor == FlavorAuto {
 		add(RoleTransport, LevelHop, "ServersTransport", p.IstioNamespace, p.TransportName(), "--gateway-service")
 		add(RoleBackend, LevelHop, "Service", p.IstioNamespace, p.TraefikService(), "--gateway-service")
 	}
-	add(RoleIngress, LevelChain, "Ingress", p.IstioNamespace, p.IngressName, "--ingress-name")
+	for _, f := range p.ALBFlavors() {
+		add(RoleIngress, LevelChain, "Ingress", p.IstioNamespace, p.ForFlavor(f).IngressName, "--ingress-name")
+	}
 	return m
 }
 

@@ -122,6 +122,13 @@ type Params struct {
 
 	// Flavor of the ALB; never FlavorAuto after Resolve.
 	Flavor Flavor
+	// Flavors, when there are two, are the ALBs that serve the chain at once:
+	// IKS runs its nginx and Traefik ALBs side by side while it moves to
+	// Traefik, and a request may reach either. Each gets an Ingress of its
+	// own (ForFlavor); Flavor is then the first of them.
+	Flavors []Flavor
+	// FlavorClasses are the IngressClasses the cluster shows for Flavors.
+	FlavorClasses map[Flavor]string
 	// Identity is the requested client identity mode (IdentityAuto allowed: decided by `secrets`).
 	Identity IdentityMode
 	// IngressClass is the ALB's IngressClass; empty means the flavor's IKS default.
@@ -227,6 +234,39 @@ func GatewayHosts(gatewayDomain string, registry map[string]string) []string {
 // certificate. It belongs to the hop, like the Service that names it.
 func (p *Params) TransportName() string { return p.GatewayService + "-albistio" }
 
+// ALBFlavors are the flavors of the ALBs that serve the chain: Flavors when
+// two ALBs do, else Flavor alone.
+func (p *Params) ALBFlavors() []Flavor {
+	if len(p.Flavors) > 1 {
+		return p.Flavors
+	}
+	return []Flavor{p.Flavor}
+}
+
+// ServesFlavor says whether an ALB of flavor f serves the chain.
+func (p *Params) ServesFlavor(f Flavor) bool {
+	for _, have := range p.ALBFlavors() {
+		if have == f {
+			return true
+		}
+	}
+	return false
+}
+
+// ForFlavor is the chain as one of its ALBs serves it: with two ALBs, its
+// own Ingress (the chain's Ingress name with the flavor appended, so the two
+// never collide) on that ALB's class; with one, the chain as it is.
+func (p *Params) ForFlavor(f Flavor) *Params {
+	c := *p
+	c.Flavor = f
+	if len(p.Flavors) > 1 {
+		c.Flavors, c.FlavorClasses = nil, nil
+		c.IngressName = p.IngressName + "-" + string(f)
+		c.IngressClass = p.FlavorClasses[f]
+	}
+	return &c
+}
+
 // DefaultIngressClass is the IngressClass IKS creates for a flavor's public ALBs.
 func DefaultIngressClass(f Flavor) string {
 	switch f {
@@ -252,7 +292,7 @@ func (p *Params) IngressClassName() string {
 // owns istio-ingressgateway, so for Traefik the plugin routes through a Service
 // of its own with the same selector.
 func (p *Params) BackendService() string {
-	if p.Flavor == FlavorTraefik {
+	if p.Flavor == FlavorTraefik && len(p.Flavors) < 2 {
 		return p.TraefikService()
 	}
 	return p.GatewayService

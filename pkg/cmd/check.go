@@ -1,20 +1,28 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net"
 	"time"
 
 	"github.com/spf13/cobra"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/kubectl/pkg/util/templates"
+	"sigs.k8s.io/yaml"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
 	"github.com/albistio/kubectl-albistio/pkg/check"
+	"github.com/albistio/kubectl-albistio/pkg/fleet"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
 )
 
@@ -297,7 +305,21 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		}
 		api = c
 	}
-	report, err := o.evaluate(ctx, api, o.Params, o.portForward)
+	params := o.Params
+	if params.Flavor == chain.FlavorAuto {
+		// Both of IKS's ALBs in the cluster: the chain is checked on each.
+		// The IngressClasses are read once, for this and for check's reader.
+		once := &classesOnce{API: api}
+		api = once
+		var err error
+		if params, err = withBothALBs(ctx, once, params); err != nil {
+			return err
+		}
+	}
+	if len(params.ALBFlavors()) > 1 {
+		return o.runPerALB(ctx, api, params)
+	}
+	report, err := o.evaluate(ctx, api, params, o.portForward)
 	if report == nil {
 		return err
 	}
@@ -305,6 +327,122 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		return werr
 	}
 	return err
+}
+
+// classesOnce answers the LIST of IngressClasses from its first answer, so
+// that deciding whether both ALBs serve the chain costs no request of its own.
+type classesOnce struct {
+	check.API
+	done  bool
+	items []unstructured.Unstructured
+	err   error
+}
+
+func (c *classesOnce) List(ctx context.Context, gvr schema.GroupVersionResource, namespace, selector string) ([]unstructured.Unstructured, error) {
+	if gvr != kube.IngressClasses || namespace != "" || selector != "" {
+		return c.API.List(ctx, gvr, namespace, selector)
+	}
+	if !c.done {
+		c.items, c.err = c.API.List(ctx, gvr, namespace, selector)
+		c.done = true
+	}
+	return c.items, c.err
+}
+
+// withBothALBs is p with both flavors when the cluster's IngressClasses show
+// both of IKS's ALBs, else p as it is (check's reader resolves auto then).
+func withBothALBs(ctx context.Context, api check.API, p *chain.Params) (*chain.Params, error) {
+	items, err := api.List(ctx, kube.IngressClasses, "", "")
+	if err != nil {
+		return p, nil // the reader lists them again and reports what went wrong
+	}
+	classes := make([]networkingv1.IngressClass, 0, len(items))
+	for i := range items {
+		var ic networkingv1.IngressClass
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &ic) == nil {
+			classes = append(classes, ic)
+		}
+	}
+	pair := kube.BothALBs(classes)
+	if pair == nil {
+		return p, nil
+	}
+	c := *p
+	c.Flavor, c.Flavors, c.FlavorClasses = chain.FlavorNginx, []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik}, pair
+	return &c, nil
+}
+
+// albReport is one ALB's side of a chain that two ALBs serve.
+type albReport struct {
+	Flavor  chain.Flavor  `json:"flavor"`
+	Ingress string        `json:"ingress"`
+	Report  *check.Report `json:"report,omitempty"`
+	Error   string        `json:"error,omitempty"`
+}
+
+// runPerALB checks a chain that both ALBs serve, each ALB's side on its own
+// (its Ingress, its flavor's annotations or transport), and prints one
+// report per ALB; the exit code is the worse of the two.
+func (o *CheckOptions) runPerALB(ctx context.Context, api check.API, p *chain.Params) error {
+	var reports []albReport
+	var errs []error
+	for _, f := range p.ALBFlavors() {
+		pf := p.ForFlavor(f)
+		report, err := o.evaluate(ctx, api, pf, o.portForward)
+		r := albReport{Flavor: f, Ingress: pf.IstioNamespace + "/" + pf.IngressName, Report: report}
+		if err != nil && report == nil {
+			r.Error = err.Error()
+		}
+		reports = append(reports, r)
+		errs = append(errs, err)
+	}
+	switch o.format {
+	case check.FormatJSON, check.FormatYAML:
+		data, err := json.MarshalIndent(map[string]any{"albs": reports}, "", "  ")
+		if err != nil {
+			return err
+		}
+		if o.format == check.FormatYAML {
+			if data, err = yaml.JSONToYAML(data); err != nil {
+				return err
+			}
+		}
+		if _, err := fmt.Fprintf(o.Out, "%s\n", bytes.TrimRight(data, "\n")); err != nil {
+			return err
+		}
+	default:
+		for i, r := range reports {
+			if i > 0 {
+				fmt.Fprintln(o.Out)
+			}
+			say(o.Out, "ALB %s (Ingress %s):", r.Flavor, r.Ingress)
+			if r.Report == nil {
+				say(o.Out, "  could not be checked: %s", r.Error)
+				continue
+			}
+			if err := r.Report.Write(o.Out, o.format, o.color); err != nil {
+				return err
+			}
+		}
+	}
+	return worstError(errs)
+}
+
+// worstError is the error of the worst outcome, ranked as for --contexts
+// (nil when every side is clean).
+func worstError(errs []error) error {
+	var worst error
+	worstCode := 0
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		_, code := fleet.Classify(err)
+		if worst == nil || code != worstCode && fleet.Worst(worstCode, code) == code {
+			worst, worstCode = err, code
+		}
+	}
+	return worst
 }
 
 // portForwarder opens a port-forward to a gateway pod (kube.PortForward).

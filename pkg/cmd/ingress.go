@@ -145,12 +145,26 @@ func (o *IngressOptions) Run(ctx context.Context) error {
 	if err := o.resolve(ctx); err != nil {
 		return err
 	}
-	objs, err := render.Ingress(o.Params, o.backend)
+	objs, err := albIngresses(o.Params, o.backend)
 	if err != nil {
 		return err
 	}
 	warnClassic(o.ErrOut, o.Params)
 	return o.applyAndPrint(ctx, o.clients, o.Out, objs)
+}
+
+// albIngresses renders the ingress slice for every ALB that serves the
+// chain: with both of IKS's ALBs, nginx's Ingress and Traefik's objects.
+func albIngresses(p *chain.Params, b render.Backend) (render.Objects, error) {
+	var objs render.Objects
+	for _, f := range p.ALBFlavors() {
+		o, err := render.Ingress(p.ForFlavor(f), b)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, o...)
+	}
+	return objs, nil
 }
 
 // warnClassic says, for the classic flavor, that today's ALBs ignore it.

@@ -280,20 +280,31 @@ func (o *SetupOptions) closingCheck(ctx context.Context) error {
 		Probe: o.Probe || o.ProbeAddress != "", ProbeAddress: o.ProbeAddress, ProbeTimeout: 10 * time.Second,
 		extraRoots: o.extraRoots, now: o.now,
 	}
-	params := *o.Params
-	co.Params = &params
-	// What setup just read or wrote is answered from memory: only what it
-	// did not touch (IngressClasses, pods, the app Service, ...) is asked for.
-	snap, err := check.Read(ctx, o.clients.Recall(), co.Params)
-	if err != nil {
-		return err
+	// Each ALB's side on its own when both of IKS's ALBs serve the chain;
+	// what the two share (the hop) is reported once.
+	var fs []check.Finding
+	seen := map[string]bool{}
+	for _, flavor := range o.Params.ALBFlavors() {
+		co.Params = o.Params.ForFlavor(flavor)
+		// What setup just read or wrote is answered from memory: only what it
+		// did not touch (IngressClasses, pods, the app Service, ...) is asked for.
+		snap, err := check.Read(ctx, o.clients.Recall(), co.Params)
+		if err != nil {
+			return err
+		}
+		in := &check.Input{Params: co.Params, Snapshot: snap, Now: o.now(), ExtraRoots: o.extraRoots}
+		got := check.Run(in)
+		if co.Probe {
+			got = append(got, co.probe(ctx, in)...)
+		}
+		for _, f := range got {
+			if key := string(f.Code) + "|" + f.Object + "|" + f.Field + "|" + f.Message; !seen[key] {
+				seen[key] = true
+				fs = append(fs, f)
+			}
+		}
 	}
-	in := &check.Input{Params: co.Params, Snapshot: snap, Now: o.now(), ExtraRoots: o.extraRoots}
-	fs := check.Run(in)
-	if co.Probe {
-		fs = append(fs, co.probe(ctx, in)...)
-		check.Sort(fs)
-	}
+	check.Sort(fs)
 	var shown []check.Finding
 	for _, f := range fs {
 		if f.Level != check.LevelInfo || (co.Probe && strings.HasPrefix(string(f.Code), "ALB08")) {
@@ -356,7 +367,7 @@ func (o *SetupOptions) render(ctx context.Context, c *kube.Clients) (render.Obje
 		return nil, nil, nil, err
 	}
 	backend.VerifyDepth = secrets.depth
-	ingress, err := render.Ingress(p, backend)
+	ingress, err := albIngresses(p, backend)
 	if err != nil {
 		return nil, nil, nil, err
 	}

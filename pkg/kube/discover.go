@@ -92,6 +92,27 @@ func FlavorFromClasses(classes []networkingv1.IngressClass) (chain.Flavor, strin
 	return "", "", fmt.Errorf("the cluster runs ALBs of more than one flavor (%s); pass --alb-flavor (and --ingress-class) for the ALB that serves the host", strings.Join(all, "; "))
 }
 
+// BothALBs is, for a cluster whose IngressClasses show both an nginx and a
+// Traefik ALB, the class of each (public ones preferred); nil otherwise.
+func BothALBs(classes []networkingv1.IngressClass) map[chain.Flavor]string {
+	byFlavor := map[chain.Flavor][]string{}
+	for _, ic := range classes {
+		switch ic.Spec.Controller {
+		case NginxController:
+			byFlavor[chain.FlavorNginx] = append(byFlavor[chain.FlavorNginx], ic.Name)
+		case TraefikController:
+			byFlavor[chain.FlavorTraefik] = append(byFlavor[chain.FlavorTraefik], ic.Name)
+		}
+	}
+	if len(byFlavor[chain.FlavorNginx]) == 0 || len(byFlavor[chain.FlavorTraefik]) == 0 {
+		return nil
+	}
+	return map[chain.Flavor]string{
+		chain.FlavorNginx:   preferPublic(byFlavor[chain.FlavorNginx]),
+		chain.FlavorTraefik: preferPublic(byFlavor[chain.FlavorTraefik]),
+	}
+}
+
 func preferPublic(names []string) string {
 	sort.Strings(names)
 	for _, n := range names {
@@ -116,6 +137,12 @@ func (c *Clients) ResolveFlavor(ctx context.Context, p *chain.Params) error {
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &classes[i]); err != nil {
 			return fmt.Errorf("IngressClass %s is malformed: %w", items[i].GetName(), err)
 		}
+	}
+	if pair := BothALBs(classes); pair != nil {
+		// Mid-migration: both of IKS's ALBs serve Ingresses, and a request
+		// for the host may reach either, so the chain goes through both.
+		p.Flavor, p.Flavors, p.FlavorClasses = chain.FlavorNginx, []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik}, pair
+		return nil
 	}
 	f, class, err := FlavorFromClasses(classes)
 	if err != nil {

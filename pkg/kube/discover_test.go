@@ -44,3 +44,25 @@ func TestFlavorFromClasses(t *testing.T) {
 		})
 	}
 }
+
+// TestBothALBs: only a cluster showing both of IKS's ALBs is a pair, and
+// each side takes its public class.
+func TestBothALBs(t *testing.T) {
+	both := BothALBs([]networkingv1.IngressClass{
+		class("private-iks-k8s-nginx", NginxController), class("public-iks-k8s-nginx", NginxController),
+		class("private-iks-traefik", TraefikController), class("public-iks-traefik", TraefikController),
+	})
+	if both[chain.FlavorNginx] != "public-iks-k8s-nginx" || both[chain.FlavorTraefik] != "public-iks-traefik" {
+		t.Errorf("both ALBs: %v", both)
+	}
+	for _, one := range [][]networkingv1.IngressClass{
+		{class("public-iks-k8s-nginx", NginxController)},
+		{class("public-iks-traefik", TraefikController)},
+		{class("public-iks-k8s-nginx", NginxController), class("haproxy", "haproxy.org/ingress")},
+		nil,
+	} {
+		if got := BothALBs(one); got != nil {
+			t.Errorf("%v is not a pair, got %v", one, got)
+		}
+	}
+}
