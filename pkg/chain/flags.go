@@ -283,7 +283,7 @@ func (p *Params) validate() ParamErrors {
 			}
 		}
 	} else if !oneOf(p.Flavor, Flavors) {
-		errs.add("--alb-flavor", string(p.Flavor), "is not a flavor: use auto, nginx, traefik, classic, or nginx,traefik for both ALBs")
+		errs.add("--alb-flavor", string(p.Flavor), "is not a flavor: use auto, nginx, traefik or classic (or nginx,traefik for both ALBs)")
 	}
 	if !oneOf(p.Identity, IdentityModes) {
 		errs.add("--client-identity", string(p.Identity), "is not a client identity mode: use auto, alb-cert, private-ca or cert-manager")

@@ -55,6 +55,8 @@ const (
 	ServicePortMissing      Code = "ALB0413"
 	ServiceSelectsNoPods    Code = "ALB0414"
 	GatewayClientCAOther    Code = "ALB0415"
+	GatewayClientCANotCA    Code = "ALB0416"
+	GatewayClientCAMissing  Code = "ALB0417"
 )
 
 // 05xx: the VirtualService and the service it routes to.
@@ -100,6 +102,14 @@ const (
 	TraefikSkipVerify       Code = "ALB0636"
 	TraefikRouterNoTLS      Code = "ALB0637"
 	ClassicSSLServicesWrong Code = "ALB0640"
+	// Traefik's ingress-nginx compatibility layer (IKS ibm-ingress-deploy-config).
+	TraefikNginxCompat             Code = "ALB0650"
+	TraefikNginxClassIgnored       Code = "ALB0651"
+	TraefikNginxVerifyInverted     Code = "ALB0652"
+	TraefikNginxVerifyDepthIgnored Code = "ALB0653"
+	TraefikNginxServerName         Code = "ALB0654"
+	TraefikNginxSecretCrossNS      Code = "ALB0655"
+	TraefikNginxVersionUnknown     Code = "ALB0656"
 )
 
 // 07xx: the Istio API the cluster serves.
@@ -186,7 +196,9 @@ func Catalog() []CodeInfo {
 		{GatewayServiceMissing, LevelError, "The gateway's Service (--gateway-service) does not exist."},
 		{ServicePortMissing, LevelError, "A Service in front of the gateway has no port --gateway-service-port."},
 		{ServiceSelectsNoPods, LevelError, "A Service in front of the gateway selects none of the gateway pods."},
-		{GatewayClientCAOther, LevelWarning, "The Gateway's caCertCredentialName (recent Istio releases) names another CA than <gateway-secret>-cacert: Istio verifies the ALB with that one, which check does not read."},
+		{GatewayClientCAOther, LevelWarning, "The Gateway's caCertCredentialName (recent Istio releases) names another <name>-cacert than <gateway-secret>-cacert: Istio verifies the ALB with that one, which nothing keeps in step with the ALB's client certificate."},
+		{GatewayClientCANotCA, LevelError, "The Gateway's caCertCredentialName names a secret without the -cacert suffix: Istio reads it as a certificate and key, serves no client CA, and every handshake fails."},
+		{GatewayClientCAMissing, LevelError, "The <name>-cacert the Gateway's caCertCredentialName names is missing or holds no CA that parses: Istio has no client CA to verify the ALB with."},
 
 		{VirtualServiceMissing, LevelError, "The VirtualService (--virtualservice-name) does not exist."},
 		{VirtualServiceUnbound, LevelError, "The VirtualService is not bound to the Gateway (spec.gateways)."},
@@ -226,6 +238,13 @@ func Catalog() []CodeInfo {
 		{TraefikSkipVerify, LevelWarning, "traefik: the ServersTransport sets insecureSkipVerify: the ALB does not verify the gateway."},
 		{TraefikRouterNoTLS, LevelWarning, "traefik: the Ingress lacks router.tls \"true\": HTTPS requests get 404 unless the entry point has TLS on."},
 		{ClassicSSLServicesWrong, LevelError, "classic: the ingress.bluemix.net/ssl-services annotation does not send the gateway Service over TLS with --client-secret."},
+		{TraefikNginxCompat, LevelInfo, "traefik-nginx: the nginx-annotated Ingress is served by IKS's Traefik compatibility layer; the Traefik version its annotations were judged against is named."},
+		{TraefikNginxClassIgnored, LevelError, "traefik-nginx: the compatibility layer serves only Traefik's IngressClasses, and the Ingress names another (the nginx class): it ignores the Ingress."},
+		{TraefikNginxVerifyInverted, LevelError, "traefik-nginx: the ALB's Traefik version (v3.5.0–v3.6.2) reads proxy-ssl-verify \"on\" as skip verification."},
+		{TraefikNginxVerifyDepthIgnored, LevelWarning, "traefik-nginx: proxy-ssl-verify-depth is set, and Traefik's ingress-nginx provider ignores it."},
+		{TraefikNginxServerName, LevelWarning, "traefik-nginx: the server name is read differently: without proxy-ssl-name Traefik sends the value of proxy-ssl-server-name; with it, it sends SNI whatever proxy-ssl-server-name says."},
+		{TraefikNginxSecretCrossNS, LevelError, "traefik-nginx: proxy-ssl-secret is in another namespace than the Ingress's, which Traefik v3.7+ refuses."},
+		{TraefikNginxVersionUnknown, LevelWarning, "traefik-nginx: the compatibility layer or the ALB's Traefik version could not be read; the annotations were judged as Traefik 3.7 reads them."},
 
 		{IstioMissing, LevelError, "The cluster does not serve networking.istio.io: Istio's CRDs are not installed."},
 		{IstioV1NotServed, LevelWarning, "networking.istio.io/v1 is not served (Istio older than 1.22, out of support): v1beta1 was used."},

@@ -233,8 +233,18 @@ var codeDocs = map[Code]CodeDoc{
 		Fix:   "Make the Service select the gateway pods; for the plugin's own Service, re-run `kubectl albistio ingress`.",
 	},
 	GatewayClientCAOther: {
-		Cause: "The server sets `tls.caCertCredentialName` (recent Istio) to another object than `<gateway-secret>-cacert`. Istio then verifies the ALB with that CA, which check does not read, so whether the gateway trusts the ALB was not verified.",
+		Cause: "The server sets `tls.caCertCredentialName` (recent Istio) to another `<name>-cacert` than `<gateway-secret>-cacert`. Istio then verifies the ALB with the CA in that Secret (its `cacert`, else its `ca.crt`). check reads it and verifies the ALB's client chain against it (ALB0202 when it does not lead there), but neither the plugin nor cert-manager keeps it in step: the next client certificate may be refused.",
 		See:   seeGatewayServer,
+		Fix:   "Remove `caCertCredentialName` (`kubectl albistio gateway` does not set it), or set it to `$INGRESS_GATEWAY_SECRET-cacert`.",
+	},
+	GatewayClientCANotCA: {
+		Cause: "The server sets `tls.caCertCredentialName` to a name that does not end in `-cacert` (a CA-only secret, or the credential itself). Istio's SDS reads such a name as a certificate and key, not as a CA, so the server has no validation context: every handshake fails and the ALB answers 502.",
+		See:   seeGatewayServer,
+		Fix:   "Remove `caCertCredentialName` (`kubectl albistio gateway` does not set it), or set it to `$INGRESS_GATEWAY_SECRET-cacert`.",
+	},
+	GatewayClientCAMissing: {
+		Cause: "The server's `tls.caCertCredentialName` names a `<name>-cacert` Secret in the Istio namespace that does not exist, or holds neither `cacert` nor `ca.crt`, or holds one that does not parse: Istio has no client CA to verify the ALB with and does not serve the listener.",
+		See:   `kubectl get secret -n istio-system "$NAME-cacert" -o jsonpath='{.data}'`,
 		Fix:   "Remove `caCertCredentialName` (`kubectl albistio gateway` does not set it), or set it to `$INGRESS_GATEWAY_SECRET-cacert`.",
 	},
 
@@ -423,6 +433,42 @@ var codeDocs = map[Code]CodeDoc{
 		Cause: "The legacy IBM ALB re-encrypts to a Service only when `ingress.bluemix.net/ssl-services` has an entry `ssl-service=<gateway-service>` whose `ssl-secret` is the client secret. There is none, or it names another secret.",
 		See:   seeIngressNotes,
 		Fix:   "Run `kubectl albistio ingress -n \"$NS\" --alb-flavor=classic`.",
+	},
+
+	TraefikNginxCompat: {
+		Cause: "IKS's Traefik ALB runs the ingress-nginx compatibility layer (`ibm-ingress-deploy-config` in kube-system: `\"ingressProvider\": \"ingress-nginx\"` for the ALB's ID) and the Ingress names a Traefik IngressClass: Traefik's own ingress-nginx provider reads the nginx annotations, with semantics that changed between Traefik versions. check read the version from the image tag (`3.X.X_XXXX_iks`) of the ALB's Deployment (`kube-system/<ALB ID>`) and judged the annotations as that version reads them; this line names it.",
+		See:   `kubectl get configmap -n kube-system ibm-ingress-deploy-config -o yaml; kubectl get deployment -n kube-system "$ALB_ID" -o jsonpath='{.spec.template.spec.containers[*].image}'`,
+		Fix:   "Nothing: this is informational.",
+	},
+	TraefikNginxClassIgnored: {
+		Cause: "Traefik's ingress-nginx compatibility layer runs on the ALBs of the class's visibility, and IKS's Traefik serves only IngressClasses of controller `traefik.io/ingress-controller` (`public-iks-traefik`, `private-iks-traefik`). The Ingress names another class, such as `public-iks-k8s-nginx`: the compatibility layer ignores it, and only an ingress-nginx ALB that still serves that class would carry the host.",
+		See:   `kubectl get configmap -n kube-system ibm-ingress-deploy-config -o yaml; kubectl get deployment -n kube-system "$ALB_ID" -o jsonpath='{.spec.template.spec.containers[*].image}'`,
+		Fix:   "Run `kubectl albistio ingress -n \"$NS\" --alb-flavor=nginx --ingress-class=public-iks-traefik` (private: `private-iks-traefik`).",
+	},
+	TraefikNginxVerifyInverted: {
+		Cause: "Traefik v3.5.0–v3.6.2's ingress-nginx provider set InsecureSkipVerify when `proxy-ssl-verify` is `\"on\"`: the value meant to turn verification on turns it off, and the ALB accepts any certificate at the gateway's address. v3.6.3–v3.6.10 verify on `\"on\"` (and skip when unset or `\"off\"`); v3.6.11 and later read it as ingress-nginx does (values lower-cased).",
+		See:   `kubectl get configmap -n kube-system ibm-ingress-deploy-config -o yaml; kubectl get deployment -n kube-system "$ALB_ID" -o jsonpath='{.spec.template.spec.containers[*].image}'`,
+		Fix:   "Update the ALB to a current Traefik version (`ibmcloud ks ingress alb update`); IKS lists Traefik ALBs 3.7.x.",
+	},
+	TraefikNginxVerifyDepthIgnored: {
+		Cause: "Traefik's ingress-nginx provider never reads `proxy-ssl-verify-depth` (nor `proxy-ssl-ciphers` and `proxy-ssl-protocols`): the gateway's chain is verified at any depth, unlike behind an ingress-nginx ALB.",
+		See:   seeIngressNotes,
+		Fix:   "Nothing to change for the chain to work; do not rely on the depth limit behind Traefik.",
+	},
+	TraefikNginxServerName: {
+		Cause: "Traefik's ingress-nginx provider takes the server name it sends and verifies from `proxy-ssl-name`, and without it from the value of `proxy-ssl-server-name`, so `\"on\"` becomes the SNI `on` and the gateway has no filter chain for it (502). With `proxy-ssl-name` set it sends SNI even when `proxy-ssl-server-name` is `\"off\"`, where ingress-nginx sends none.",
+		See:   seeIngressNotes,
+		Fix:   "Set `proxy-ssl-name` to the gateway domain and `proxy-ssl-server-name` to `\"on\"`: run `kubectl albistio ingress -n \"$NS\"`.",
+	},
+	TraefikNginxSecretCrossNS: {
+		Cause: "From Traefik v3.7.0 the ingress-nginx provider refuses a `proxy-ssl-secret` in another namespace than the Ingress's (\"cross-namespace proxy SSL secret not allowed\"); v3.5–v3.6 read it from any watched namespace. The ALB then presents no client certificate and the MUTUAL gateway refuses the handshake.",
+		See:   seeIngressNotes,
+		Fix:   "Point `proxy-ssl-secret` at the client secret in the Ingress's namespace: run `kubectl albistio secrets` and `kubectl albistio ingress`.",
+	},
+	TraefikNginxVersionUnknown: {
+		Cause: "The cluster has an IngressClass of IKS's Traefik ALB, but check could not read `ibm-ingress-deploy-config` (forbidden), or an ALB runs Traefik's ingress-nginx compatibility layer and its Deployment `kube-system/<ALB ID>` was not found, not readable, or has an image tag that is not a version. The version-dependent rules then judge as Traefik 3.7 reads the annotations (IKS lists Traefik ALBs 3.7.0–3.7.11 only); this finding says so instead of staying silent.",
+		See:   `kubectl get configmap -n kube-system ibm-ingress-deploy-config -o yaml; kubectl get deployment -n kube-system "$ALB_ID" -o jsonpath='{.spec.template.spec.containers[*].image}'`,
+		Fix:   "Check with a user who may get the ConfigMap and the ALB Deployments in kube-system (`kubectl albistio rbac --for check` does not grant them yet: the Deployments' names are ALB IDs, not known when the Role is generated), or confirm the ALB's version with `ibmcloud ks ingress alb get --alb <ALB ID>`.",
 	},
 
 	IstioMissing: {

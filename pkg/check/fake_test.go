@@ -70,6 +70,10 @@ func newFakeAPI(t *testing.T, w *world, extra ...*unstructured.Unstructured) *fa
 			gvr, err = kube.Pods, nil
 		case "IngressClass":
 			gvr, err = kube.IngressClasses, nil
+		case "ConfigMap":
+			gvr, err = configMaps, nil
+		case "Deployment":
+			gvr, err = deployments, nil
 		}
 		if err != nil {
 			t.Fatal(err)

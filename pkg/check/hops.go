@@ -95,7 +95,7 @@ var hopCodes = map[HopName][]Code{
 	HopALB: {
 		ALBSecretMissing, ALBTLSCopyStale, ALBTLSCopyUnrenewed,
 		IngressMissing, IngressPathMissing, IngressBackendWrong, IngressTLSSecretMissing, IngressClassWrong,
-		FlavorUndetected, FlavorMismatch, BluemixAnnotationIgnore, TraefikRouterNoTLS,
+		FlavorUndetected, FlavorMismatch, BluemixAnnotationIgnore, TraefikRouterNoTLS, TraefikNginxClassIgnored,
 		CertNameNotCovered, CertExpired, CertExpiresSoon, CertNotYetValid,
 	},
 	HopMutualTLS: {
@@ -108,6 +108,8 @@ var hopCodes = map[HopName][]Code{
 		AnnotationPastedKV,
 		TraefikTransportMissing, TraefikServiceNoLink, TraefikSchemeHTTP, TraefikNoClientCert, TraefikNoRootCAs, TraefikSkipVerify,
 		ClassicSSLServicesWrong,
+		TraefikNginxCompat, TraefikNginxVerifyInverted, TraefikNginxVerifyDepthIgnored, TraefikNginxServerName,
+		TraefikNginxSecretCrossNS, TraefikNginxVersionUnknown,
 		ProbeHandshakeOK, ProbeClientRejected, ProbeClientNoAuthEKU, ProbeServerUntrusted, ProbeHandshakeFailed, ProbeNotRun,
 		CertManagerNotServed, CertManagerObjectMissing, IssuerNotReady, CertificateNotReady, CertificateSecretMissing,
 		CredentialCACertLeftover, CertManagerRenewalOverdue, CertificateSpecOther,
@@ -117,6 +119,7 @@ var hopCodes = map[HopName][]Code{
 		GatewayMissing, GatewayPodsMissing, GatewaySelectorNoMatch, GatewayPodsNotReady, GatewayPortMissing,
 		GatewayNotHTTPS, GatewayNotMutual, GatewayTLSModeBroken, GatewayCredentialWrong, GatewayDomainNotOnHosts,
 		HostNotOnGateway, GatewayServiceMissing, ServicePortMissing, ServiceSelectsNoPods, GatewayClientCAOther,
+		GatewayClientCANotCA, GatewayClientCAMissing,
 		IstioMissing, IstioV1NotServed, IstioTooOld, ProbeConnectFailed,
 	},
 	HopVirtualService: {
@@ -536,9 +539,14 @@ func (in *Input) verificationFact() string {
 
 // clientCAFact is the CA the gateway verifies the ALB's client certificate with.
 func (in *Input) clientCAFact() string {
-	server, _ := chainServer(in.Snapshot.Gateway, in)
-	if in.clientCAElsewhere() {
-		return fmt.Sprintf("caCertCredentialName %s (not read)", quote(server.GetTls().GetCaCertCredentialName()))
+	if name, readAsCA := in.namedClientCA(); name != "" {
+		if !readAsCA {
+			return fmt.Sprintf("caCertCredentialName %s, no -cacert suffix: Istio reads it as a certificate and key, so none", quote(name))
+		}
+		if _, from := in.gatewayClientCAs(); from != nil {
+			return fmt.Sprintf("the CA in %s (caCertCredentialName)", secretRef(from))
+		}
+		return fmt.Sprintf("caCertCredentialName %s: no CA found there", quote(name))
 	}
 	_, from := in.gatewayClientCAs()
 	if from == nil {

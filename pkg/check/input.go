@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -103,11 +104,17 @@ func (in *Input) albTrust() []*x509.Certificate {
 // gatewayClientCAs are the CA certificates the gateway verifies the ALB
 // with, and the secret they come from: <credential>-cacert first, then
 // the credential secret itself, as Istio looks them up.
+//
+// When the Gateway's server names its client CA with caCertCredentialName,
+// they come from that secret alone (read only when the name ends in -cacert;
+// Istio reads any other name as a certificate and key, and verifies nothing
+// with it), in the same key order.
 func (in *Input) gatewayClientCAs() ([]*x509.Certificate, *corev1.Secret) {
+	sources := []*corev1.Secret{in.Snapshot.CACert, in.credentialSecret()}
 	if in.clientCAElsewhere() {
-		return nil, nil
+		sources = []*corev1.Secret{in.Snapshot.NamedClientCA}
 	}
-	for _, s := range []*corev1.Secret{in.Snapshot.CACert, in.credentialSecret()} {
+	for _, s := range sources {
 		if s == nil {
 			continue
 		}
@@ -207,9 +214,22 @@ func dataKeys(s *corev1.Secret) string {
 // names its client CA with caCertCredentialName (recent Istio releases; istio.io/api has it in 1.30, not in 1.26),
 // which takes precedence over <credential>-cacert, and names another
 // one: then the -cacert is not what the gateway verifies the ALB with, and
-// the gateway rule says so once.
+// the gateway rule judges the named one (Snapshot.NamedClientCA).
 func (in *Input) clientCAElsewhere() bool {
 	server, _ := chainServer(in.Snapshot.Gateway, in)
 	ca := server.GetTls().GetCaCertCredentialName()
 	return ca != "" && ca != in.clientCAName()
+}
+
+// namedClientCA is the caCertCredentialName of the chain's Gateway server
+// when it names another client CA than <credential>-cacert (else ""), and
+// whether Istio reads that name as a CA at all: only a name ending in
+// -cacert; any other it reads as a certificate and key.
+func (in *Input) namedClientCA() (name string, readAsCA bool) {
+	if !in.clientCAElsewhere() {
+		return "", false
+	}
+	server, _ := chainServer(in.Snapshot.Gateway, in)
+	name = server.GetTls().GetCaCertCredentialName()
+	return name, strings.HasSuffix(name, clientCASuffix)
 }

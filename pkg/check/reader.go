@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -40,7 +41,15 @@ type API interface {
 // request when Istio's v1 is not served, one GET per expected secret that is
 // missing from the LIST (or per secret, when a Role forbids the LIST). A
 // copy of the ALB secret that IKS keeps in the Istio namespace is not the
-// plugin's, so not in the LIST: it costs one GET.
+// plugin's, so not in the LIST: it costs one GET. So does the secret a
+// Gateway server's caCertCredentialName names (when it ends in -cacert and
+// is not the plugin's -cacert), which the plugin never sets.
+//
+// An nginx-flavored check in a cluster that also has an IngressClass of
+// IKS's Traefik ALB reads the ConfigMap kube-system/ibm-ingress-deploy-config
+// (one GET) and, for each ALB it lists as running Traefik's ingress-nginx
+// provider for the Ingress class's visibility, its Deployment (one GET
+// each): a plain nginx or Traefik check reads neither.
 //
 // A cert-manager hop costs CertManagerRequests more: GETs by name of its two
 // Issuers and three Certificates, and of <server secret>-cacert, which
@@ -79,12 +88,15 @@ const (
 	stepIngressTLSSecret
 	stepGateway // the Gateway at v1, and when v1 is not served discovery and the Gateway again
 	stepVirtualService
+	stepNamedClientCA // the secret caCertCredentialName names, only when set
 	stepGatewayService
 	stepGatewayPods
 	stepAppNamespace
 	stepAppService
 	stepBackendService
 	stepServersTransport
+	stepTraefikCompat  // nginx flavor with a Traefik IngressClass only
+	stepALBDeployments // one GET per ALB running Traefik's ingress-nginx provider
 	stepSelfSignedIssuer
 	stepCACertificate
 	stepCAIssuer
@@ -145,7 +157,7 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 	ingress := r.async(func() {
 		s.Ingress = getInto[networkingv1.Ingress](r, stepIngress, kube.Ingresses, ns, p.IngressName)
 	})
-	r.async(func() { r.readIstio(s, p) })
+	istio := r.async(func() { r.readIstio(s, p) })
 	albSecret := r.async(func() { s.ALBSecret = r.secret(stepALBSecret, owned, p.ALBSecretNamespace, p.ALBSecret) })
 	// The client secret says whether the hop is cert-manager's (written
 	// before client is closed, read only after).
@@ -158,6 +170,14 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 	r.async(func() {
 		<-client
 		s.CACert = r.secret(stepCACert, owned, ns, clientCAName(p, certManager))
+	})
+	r.async(func() {
+		<-istio
+		<-client
+		name := namedClientCAName(s.Gateway, p, certManager)
+		if name != "" {
+			s.NamedClientCA = r.secret(stepNamedClientCA, owned, ns, name)
+		}
 	})
 	r.async(func() {
 		<-client
@@ -241,6 +261,11 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 			s.ServersTransport = st
 		}
 	})
+	r.async(func() {
+		<-classes
+		<-ingress
+		r.readTraefikCompat(s, p)
+	})
 	r.wg.Wait()
 	if r.err != nil {
 		return nil, r.err
@@ -251,6 +276,25 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 	}
 	return s, nil
 }
+
+// namedClientCAName is the secret to read for the chain's Gateway server's
+// caCertCredentialName: the name when it ends in -cacert and is not the
+// -cacert Read gets anyway, else "" (a name without the suffix Istio
+// never reads as a CA, so the rules judge it by its name alone).
+func namedClientCAName(gw *istiov1.Gateway, p *chain.Params, certManager bool) string {
+	in := &Input{Params: p, Snapshot: &Snapshot{Gateway: gw, CertManager: certManager}}
+	server, _ := chainServer(gw, in)
+	name := server.GetTls().GetCaCertCredentialName()
+	if !strings.HasSuffix(name, clientCASuffix) || name == clientCAName(p, certManager) {
+		return ""
+	}
+	return name
+}
+
+// clientCASuffix ends the names Istio's SDS reads as a CA only (istio
+// pilot/pkg/credentials: a resource name "<name>-cacert"); any other name is
+// read as a certificate and key.
+const clientCASuffix = "-cacert"
 
 // clientCAName is the secret Istio reads the Gateway credential's client
 // CA from when it exists: <credential>-cacert.

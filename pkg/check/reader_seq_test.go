@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -71,6 +72,9 @@ func readSequential(ctx context.Context, api API, p *chain.Params) (*Snapshot, e
 	}
 
 	r.readIstio(s, p)
+	if name := namedClientCAName(s.Gateway, p, certManager); name != "" {
+		s.NamedClientCA = r.secret(p.IstioNamespace, name)
+	}
 
 	s.GatewayService = seqGetInto[corev1.Service](r, kube.Services, p.IstioNamespace, p.GatewayService)
 	if len(p.GatewaySelector) > 0 {
@@ -93,6 +97,9 @@ func readSequential(ctx context.Context, api API, p *chain.Params) (*Snapshot, e
 			}
 			s.ServersTransport = st
 		}
+	}
+	if wantsTraefikCompat(s, p) && r.err == nil {
+		r.readTraefikCompat(s, p)
 	}
 	served := true
 	if certManager {
@@ -254,4 +261,47 @@ func (r *seqReader) convertJSON(v any, into any) bool {
 		return false
 	}
 	return true
+}
+
+// readTraefikCompat is the sequential read of the compatibility layer: the
+// ConfigMap, then each compat ALB's Deployment; forbidden is not an error.
+func (r *seqReader) readTraefikCompat(s *Snapshot, p *chain.Params) {
+	tc := &TraefikCompat{}
+	u, err := r.api.Get(r.ctx, configMaps, iksNamespace, iksDeployConfig)
+	switch {
+	case kube.IsForbidden(err):
+		tc.Forbidden = true
+	case err != nil:
+		r.err = err
+		return
+	}
+	s.TraefikCompat = tc
+	if u == nil {
+		return
+	}
+	var cm corev1.ConfigMap
+	if !r.convert(u, &cm) {
+		return
+	}
+	tc.Providers = parseDeployConfig(&cm)
+	for _, id := range compatALBIDs(tc.Providers, ingressClassName(s.Ingress)) {
+		alb := CompatALB{ID: id}
+		du, err := r.api.Get(r.ctx, deployments, iksNamespace, id)
+		switch {
+		case kube.IsForbidden(err):
+			alb.Forbidden = true
+		case err != nil:
+			r.err = err
+			return
+		}
+		if du != nil {
+			var d appsv1.Deployment
+			if !r.convert(du, &d) {
+				return
+			}
+			alb.Image = traefikImage(&d)
+			alb.Version = parseTraefikVersion(alb.Image)
+		}
+		tc.ALBs = append(tc.ALBs, alb)
+	}
 }

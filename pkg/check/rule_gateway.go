@@ -70,15 +70,7 @@ func checkGateway(in *Input) []Finding {
 		}
 		fs = append(fs, newFinding(GatewayCredentialWrong, obj, field+".tls.credentialName", msg, fix))
 	}
-	if ca := tls.GetCaCertCredentialName(); ca != "" && ca != in.clientCAName() {
-		msg := fmt.Sprintf("caCertCredentialName is %s: Istio verifies client certificates with the CA in that Secret or ConfigMap, not with %q, which the plugin keeps in step with the ALB's client certificate; check does not read it, so whether the gateway trusts the ALB was not verified", quote(ca), p.ClientCASecret())
-		fix := fmt.Sprintf("remove caCertCredentialName (kubectl albistio gateway does not set it) or set it to %s", p.ClientCASecret())
-		if in.certManager() {
-			msg = fmt.Sprintf("caCertCredentialName is %s: Istio verifies client certificates with the CA in that Secret or ConfigMap, not with the ca.crt of %q, which cert-manager keeps in step with the ALB's client certificate; check does not read it, so whether the gateway trusts the ALB was not verified", quote(ca), in.credentialName())
-			fix = "remove caCertCredentialName (kubectl albistio setup does not set it)"
-		}
-		fs = append(fs, newFinding(GatewayClientCAOther, obj, field+".tls.caCertCredentialName", msg, fix))
-	}
+	fs = append(fs, checkNamedClientCA(in, obj, field+".tls.caCertCredentialName")...)
 	hosts := gatewayHosts(server.GetHosts())
 	if sni := in.gatewaySNI(); !hostListed(hosts, sni) {
 		fix := "add --gateway-domain to the Gateway's hosts (re-run kubectl albistio gateway)"
@@ -119,4 +111,56 @@ func chainServer(gw *istiov1.Gateway, in *Input) (*istionet.Server, int) {
 		}
 	}
 	return first, firstIdx
+}
+
+// checkNamedClientCA judges a caCertCredentialName that names another
+// client CA than <credential>-cacert as Istio's SDS reads it: a name not
+// ending in -cacert is read as a certificate and key, so the server gets no
+// validation context and every handshake fails (ALB0416); a -cacert name is
+// read as a CA (cacert before ca.crt), which must exist and parse
+// (ALB0417). Whether it verifies the ALB's chain is the client-trust
+// rule's (ALB0202); that the plugin does not keep it in step is ALB0415.
+func checkNamedClientCA(in *Input, obj, field string) []Finding {
+	name, readAsCA := in.namedClientCA()
+	if name == "" {
+		return nil
+	}
+	p := in.Params
+	fix := fmt.Sprintf("remove caCertCredentialName (kubectl albistio gateway does not set it) or set it to %s", p.ClientCASecret())
+	keeper := fmt.Sprintf("%q, which the plugin keeps in step with the ALB's client certificate", p.ClientCASecret())
+	if in.certManager() {
+		fix = "remove caCertCredentialName (kubectl albistio setup does not set it)"
+		keeper = fmt.Sprintf("the ca.crt of %q, which cert-manager keeps in step with the ALB's client certificate", in.credentialName())
+	}
+	if !readAsCA {
+		return []Finding{newFinding(GatewayClientCANotCA, obj, field,
+			fmt.Sprintf("caCertCredentialName is %s, a name without the %s suffix: Istio's SDS reads such a name as a certificate and key, not as a CA, so the server has no client CA to verify the ALB with and every handshake fails (502)", quote(name), clientCASuffix),
+			fix)}
+	}
+	sec := in.Snapshot.NamedClientCA
+	ref := objectRef("Secret", p.IstioNamespace, name)
+	if sec == nil {
+		return []Finding{newFinding(GatewayClientCAMissing, obj, field,
+			fmt.Sprintf("caCertCredentialName is %s, but %s was not found: Istio has no client CA to verify the ALB with and does not serve the listener", quote(name), ref),
+			fix)}
+	}
+	if cas, _ := in.gatewayClientCAs(); len(cas) == 0 {
+		why := fmt.Sprintf("holds neither cacert nor ca.crt (it has %s)", dataKeys(sec))
+		for _, k := range caKeys() {
+			if len(sec.Data[k]) > 0 {
+				_, f := parseCerts(sec, k, "")
+				why = fmt.Sprintf("has a %s that does not parse", k)
+				if len(f) > 0 {
+					why += ": " + f[0].Message
+				}
+				break
+			}
+		}
+		return []Finding{newFinding(GatewayClientCAMissing, obj, field,
+			fmt.Sprintf("caCertCredentialName is %s, and %s %s: Istio has no client CA to verify the ALB with and does not serve the listener", quote(name), ref, why),
+			fix)}
+	}
+	return []Finding{newFinding(GatewayClientCAOther, obj, field,
+		fmt.Sprintf("caCertCredentialName is %s: Istio verifies client certificates with the CA in %s, not with %s; check verified the ALB's chain against it, but nothing keeps it in step when the ALB's client certificate changes", quote(name), ref, keeper),
+		fix)}
 }

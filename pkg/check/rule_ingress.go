@@ -135,8 +135,8 @@ func controllerOf(f chain.Flavor) string {
 // flavor's ALB. Classic ALBs predate IngressClasses and are not checked.
 func ingressClassFinding(in *Input, ing *networkingv1.Ingress, obj string) (Finding, bool) {
 	want := controllerOf(in.Params.Flavor)
-	if want == "" {
-		return Finding{}, false
+	if want == "" || in.servedByCompat() {
+		return Finding{}, false // the traefik-nginx rule judges the compatibility layer's class
 	}
 	name, field := "", "spec.ingressClassName"
 	if ing.Spec.IngressClassName != nil {

@@ -50,6 +50,8 @@ func checkNginx(in *Input) []Finding {
 			add(NginxSSLSecretInvalid, render.NginxProxySSLSecret,
 				fmt.Sprintf("proxy-ssl-secret is %s, not \"namespace/name\": ingress-nginx denies the location, and every chain path answers 503", quote(v)),
 				fmt.Sprintf("set it to %q (%s)", want, fixIngress))
+		case ns != ing.Namespace && in.servedByCompat():
+			// Traefik's provider reads it by its own rules (traefik-nginx).
 		case ns != ing.Namespace:
 			add(NginxSSLSecretCrossNS, render.NginxProxySSLSecret,
 				fmt.Sprintf("proxy-ssl-secret %s is in namespace %s, not the Ingress's %s: ingress-nginx refuses it (\"cross namespace secrets are not supported\") and denies the location (503)", quote(v), quote(ns), ing.Namespace),
@@ -79,7 +81,7 @@ func checkNginx(in *Input) []Finding {
 		}
 	}
 
-	if v, set := a[render.NginxProxySSLServerName]; !pastedKV(v) && v != "on" {
+	if v, set := a[render.NginxProxySSLServerName]; !pastedKV(v) && v != "on" && !in.servedByCompat() {
 		msg := "proxy-ssl-server-name is not set and defaults to off"
 		if set {
 			msg = fmt.Sprintf("proxy-ssl-server-name is %s, which ingress-nginx reads as off (only \"on\" turns it on)", quote(v))

@@ -28,6 +28,9 @@ func checkPrivateCA(in *Input) []Finding {
 	if ca == nil {
 		return nil // not in private-ca mode, or the secrets rule reports it
 	}
+	if in.clientCAElsewhere() {
+		return nil // a caCertCredentialName nothing keeps in step: the gateway rule says so
+	}
 	s := in.Snapshot
 	trusted, from := in.gatewayClientCAs()
 	if in.certManager() {

@@ -36,6 +36,11 @@ type Snapshot struct {
 	// <hop server secret>-cacert, which should not exist (Istio would read
 	// it instead of the credential's ca.crt).
 	CACert *corev1.Secret
+	// NamedClientCA is the secret the Gateway server's caCertCredentialName
+	// names, in the Istio namespace, when that name ends in -cacert (the
+	// only names Istio reads as a CA) and is not CACert's; nil otherwise or
+	// when absent.
+	NamedClientCA *corev1.Secret
 	// CASecret is the plugin's private CA, or in cert-manager mode the
 	// hop's CA cert-manager keeps; read only when the client secret says it
 	// was issued by it.
@@ -58,6 +63,10 @@ type Snapshot struct {
 	ServersTransport *ServersTransport
 	// GatewayPods are the pods --gateway-selector selects in the Istio namespace.
 	GatewayPods []corev1.Pod
+
+	// TraefikCompat is IKS's Traefik compatibility layer as read; nil when
+	// not looked for (not the nginx flavor, or no Traefik IngressClass).
+	TraefikCompat *TraefikCompat
 
 	// AppNamespace and AppService are the mesh service's namespace and Service.
 	AppNamespace *corev1.Namespace

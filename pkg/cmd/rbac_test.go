@@ -57,8 +57,8 @@ func TestRBACNeedsNoCluster(t *testing.T) {
 		Kind  string
 		Items []struct{ Kind string }
 	}
-	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || list.Kind != "List" || len(list.Items) != 8 {
-		t.Fatalf("exit %d, %v: want a List of 8 objects (ClusterRole, 3 Roles, 4 bindings):\n%s%s", code, err, out, errOut)
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || list.Kind != "List" || len(list.Items) != 10 {
+		t.Fatalf("exit %d, %v: want a List of 10 objects (ClusterRole, 4 Roles: Istio, app and ALB secret namespaces and kube-system for IKS's ALB config, 5 bindings):\n%s%s", code, err, out, errOut)
 	}
 }
 

@@ -253,7 +253,7 @@ func certManagerNames(p *chain.Params, kind string) []string {
 // traefik flavor, and with auto, because cleanup does not resolve the
 // flavor and reads them by name (as the manifest lists them) to find out.
 func hasTraefik(p *chain.Params) bool {
-	return p.Flavor == chain.FlavorTraefik || p.Flavor == chain.FlavorAuto
+	return p.ServesFlavor(chain.FlavorTraefik) || p.Flavor == chain.FlavorAuto
 }
 
 // usesCA says whether the private CA may be the client identity; with
@@ -319,6 +319,7 @@ func setupRules(b *builder, p *chain.Params, o Options) {
 
 	b.named(p.ALBSecretNamespace, core, "secrets", []string{get}, []string{p.ALBSecret},
 		"The ALB's IKS TLS secret: its certificate and key are copied next to the Ingress (an Ingress names secrets of its own namespace only). Never written.")
+	compatConfigRule(b, p, "the check that ends setup")
 }
 
 func traefikWhy(p *chain.Params, what string) string {
@@ -391,6 +392,22 @@ func checkRules(b *builder, p *chain.Params, o Options) {
 
 	b.named(p.ALBSecretNamespace, core, "secrets", []string{get}, []string{p.ALBSecret},
 		"The ALB's IKS TLS secret, by name: check compares the copies with it.")
+	compatConfigRule(b, p, "check")
+}
+
+// compatConfigRule lets who runs check (or setup, which ends with one) read
+// whether IKS's Traefik ALB runs its ingress-nginx compatibility layer.
+// The ALB Deployments kube-system/<ALB ID>, whose image tags give Traefik's
+// version, are not granted: their names are the ALB IDs the ConfigMap
+// lists, unknown when the Role is generated, and a get on every Deployment
+// of kube-system is more than check needs. Without it check reports the
+// version as unknown (ALB0656).
+func compatConfigRule(b *builder, p *chain.Params, who string) {
+	if !p.ServesFlavor(chain.FlavorNginx) && p.Flavor != chain.FlavorAuto {
+		return
+	}
+	b.named("kube-system", core, "configmaps", []string{get}, []string{"ibm-ingress-deploy-config"},
+		"IKS's ibm-ingress-deploy-config, by name, when "+who+" checks the nginx flavor in a cluster with a Traefik IngressClass: it says which Traefik ALBs run the ingress-nginx compatibility layer (ingressProvider), whose reading of the nginx annotations check then judges. It holds ALB settings, no secrets.")
 }
 
 // inputNames are the IKS-owned objects of kind in namespace.
@@ -439,6 +456,7 @@ func newBuilder(p *chain.Params) *builder {
 		{p.IstioNamespace, "the Istio namespace (--istio-namespace)"},
 		{p.AppNamespace, "the app namespace (-n)"},
 		{p.ALBSecretNamespace, "the ALB secret's namespace (--alb-secret-namespace)"},
+		{"kube-system", "IKS's namespace of the ALBs and their configuration"},
 	} {
 		if _, ok := b.scope[s.ns]; !ok {
 			b.order = append(b.order, s.ns)

@@ -87,7 +87,7 @@ var istioCheckCases = []istioCheckCase{
 			createCASecret(t, w.p.IstioNamespace, "other-client-ca-cacert", pluginCA)
 			setGatewayTLS(t, w, "caCertCredentialName", "other-client-ca-cacert")
 		},
-		works: true, // check warns ALB0415 (not verified) and exits 0
+		works: true, // check reads it, verifies the ALB against it, warns ALB0415 and exits 0
 	},
 	{
 		name: "caCertCredentialName names a CA-only secret holding the plugin's CA",
@@ -97,8 +97,7 @@ var istioCheckCases = []istioCheckCase{
 		},
 		// Istio reads a name without the -cacert suffix as a certificate and
 		// key ("didn't have expected keys (cert and key)"): SDS serves nothing.
-		works:          false,
-		checkDisagrees: "check does not read caCertCredentialName and only warns ALB0415 (exit 0)",
+		works: false, // check: ALB0416
 	},
 	{
 		name: "caCertCredentialName names a foreign <name>-cacert",
@@ -106,8 +105,7 @@ var istioCheckCases = []istioCheckCase{
 			createCASecret(t, w.p.IstioNamespace, "other-client-ca-cacert", foreign)
 			setGatewayTLS(t, w, "caCertCredentialName", "other-client-ca-cacert")
 		},
-		works:          false,
-		checkDisagrees: "check does not read caCertCredentialName and only warns ALB0415 (exit 0)",
+		works: false, // check: ALB0202 against the named -cacert
 	},
 	{
 		name: "caCertCredentialName names the credential itself",
@@ -117,8 +115,7 @@ var istioCheckCases = []istioCheckCase{
 		},
 		// SDS answers the name with the credential's tls_certificate, which
 		// Envoy cannot use as a validation context.
-		works:          false,
-		checkDisagrees: "check does not read caCertCredentialName and only warns ALB0415 (exit 0)",
+		works: false, // check: ALB0416
 	},
 }
 
