@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -346,6 +347,30 @@ func TestTraefikNginxChainCarriesTraffic(t *testing.T) {
 	}
 	t.Logf("418 through Traefik's ingress-nginx provider %s after Traefik started (%s after the test did): gateway saw SNI %s, Host %s, client %s",
 		time.Since(trStart).Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond), last.SNI, last.Host, last.ClientSubject)
+
+	// check judges the same objects as this Traefik reads them, once the
+	// cluster shows what IKS shows for an ALB running the layer.
+	iksCompatLayer(t, ctx, "3.6.12_1523_iks")
+	checkArgs := append([]string{"check", "-o", "json"}, w.flags(nginxSetupFlags...)...)
+	res := albistio(t, checkArgs...)
+	if res.code != 0 || !strings.Contains(res.stdout, "ALB0650") || !strings.Contains(res.stdout, "v3.6.12") {
+		t.Errorf("check should pass the chain Traefik serves, judged against v3.6.12 (ALB0650):\n%s", res)
+	}
+	// Without proxy-ssl-name this Traefik sends the value of
+	// proxy-ssl-server-name ("on") as SNI, the gateway has no filter chain
+	// for it, and check says why.
+	updateNginxIngress(t, ctx, ns, ing.Name, func(i *networkingv1.Ingress) { delete(i.Annotations, nginxAnnPrefix+"proxy-ssl-name") })
+	if code, _, err := tr.until(w.host, "/status/418", roots, http.StatusBadGateway, 30*time.Second); err != nil || code != http.StatusBadGateway {
+		t.Errorf("without proxy-ssl-name Traefik should send SNI \"on\" and get 502, got %d (%v)", code, err)
+	}
+	res = albistio(t, append(checkArgs, "--failure-threshold", "warning")...)
+	if res.code != 8 || !strings.Contains(res.stdout, "ALB0654") {
+		t.Errorf("check should report the server name Traefik falls back to (ALB0654) and fail at warning:\n%s", res)
+	}
+	mustSucceed(t, w.slice(t, "ingress", nginxSetupFlags...))
+	if code, _, err := tr.until(w.host, "/status/418", roots, http.StatusTeapot, 30*time.Second); err != nil || code != http.StatusTeapot {
+		t.Fatalf("after ingress wrote proxy-ssl-name again, want 418, got %d (%v)", code, err)
+	}
 
 	// Plain HTTP on web is redirected to HTTPS, as ingress-nginx does for a TLS Ingress.
 	if code, loc := tr.plainGet(t, w.host, "/status/418"); code != http.StatusPermanentRedirect || !strings.HasPrefix(loc, "https://"+w.host) {
@@ -1019,4 +1044,39 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// iksCompatLayer makes the cluster show what IKS shows for a public Traefik
+// ALB running the ingress-nginx compatibility layer: its entry in
+// kube-system/ibm-ingress-deploy-config and its Deployment with an IKS
+// image tag. Both go at the end of the test: the cluster is shared, and
+// other tests' nginx chains must not be judged as Traefik's.
+func iksCompatLayer(t *testing.T, ctx context.Context, tag string) {
+	t.Helper()
+	const alb = "public-crc0ffee-alb1"
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "ibm-ingress-deploy-config", Namespace: "kube-system"},
+		Data:       map[string]string{alb: `{"ingressProvider":"ingress-nginx","replicas":"2"}`},
+	}
+	if _, err := env.kube.CoreV1().ConfigMaps("kube-system").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": alb}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: alb, Namespace: "kube-system"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "traefik", Image: "icr.io/ext/traefik:" + tag}}},
+			},
+		},
+	}
+	if _, err := env.kube.AppsV1().Deployments("kube-system").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.kube.CoreV1().ConfigMaps("kube-system").Delete(context.Background(), cm.Name, metav1.DeleteOptions{})
+		_ = env.kube.AppsV1().Deployments("kube-system").Delete(context.Background(), alb, metav1.DeleteOptions{})
+	})
 }
