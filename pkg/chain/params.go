@@ -169,18 +169,6 @@ func DefaultVirtualServiceName(chainName string) string { return "albistio-" + c
 // which holds its key.)
 func (p *Params) ClientCASecret() string { return p.GatewaySecret + "-cacert" }
 
-// ClientCertName is the name in the ALB's client certificate, whoever
-// issues it (the plugin or cert-manager). The certificate belongs to the
-// hop, not to one app, so it names the ALB's Ingress subdomain: every
-// chain's setup then finds it reusable instead of re-issuing it for its own
-// host.
-func (p *Params) ClientCertName() string {
-	if p.ALBDomain != "" {
-		return p.ALBDomain
-	}
-	return p.Host
-}
-
 // HopServerName is the name the ALB sends as SNI and verifies in cert-manager
 // mode: the gateway Service's cluster-local name. It never needs public DNS
 // (the ALB connects to the Service, not to that name), and a certificate for
@@ -253,12 +241,6 @@ func (p *Params) ALBFlavors() []Flavor {
 		return p.Flavors
 	}
 	return []Flavor{p.Flavor}
-}
-
-// UseBothALBs makes both of IKS's ALBs serve the chain, on the classes
-// given (a flavor without one takes its IKS default).
-func (p *Params) UseBothALBs(classes map[Flavor]string) {
-	p.Flavor, p.Flavors, p.FlavorClasses = FlavorNginx, []Flavor{FlavorNginx, FlavorTraefik}, classes
 }
 
 // ServesFlavor says whether an ALB of flavor f serves the chain.

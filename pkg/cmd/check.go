@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -309,7 +311,10 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		// The IngressClasses are read once, for this and for check's reader.
 		once := &classesOnce{API: api}
 		api = once
-		params = withBothALBs(ctx, once, params)
+		var err error
+		if params, err = withBothALBs(ctx, once, params); err != nil {
+			return err
+		}
 	}
 	if len(params.ALBFlavors()) > 1 {
 		return o.runPerALB(ctx, api, params)
@@ -346,22 +351,25 @@ func (c *classesOnce) List(ctx context.Context, gvr schema.GroupVersionResource,
 
 // withBothALBs is p with both flavors when the cluster's IngressClasses show
 // both of IKS's ALBs, else p as it is (check's reader resolves auto then).
-func withBothALBs(ctx context.Context, api check.API, p *chain.Params) *chain.Params {
+func withBothALBs(ctx context.Context, api check.API, p *chain.Params) (*chain.Params, error) {
 	items, err := api.List(ctx, kube.IngressClasses, "", "")
 	if err != nil {
-		return p // the reader lists them again and reports what went wrong
+		return p, nil // the reader lists them again and reports what went wrong
 	}
-	classes, err := kube.IngressClassesOf(items)
-	if err != nil {
-		return p // likewise: the reader reports the malformed class
+	classes := make([]networkingv1.IngressClass, 0, len(items))
+	for i := range items {
+		var ic networkingv1.IngressClass
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &ic) == nil {
+			classes = append(classes, ic)
+		}
 	}
 	pair := kube.BothALBs(classes)
 	if pair == nil {
-		return p
+		return p, nil
 	}
 	c := *p
-	c.UseBothALBs(pair)
-	return &c
+	c.Flavor, c.Flavors, c.FlavorClasses = chain.FlavorNginx, []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik}, pair
+	return &c, nil
 }
 
 // albReport is one ALB's side of a chain that two ALBs serve.

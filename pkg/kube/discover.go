@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -93,17 +92,6 @@ func FlavorFromClasses(classes []networkingv1.IngressClass) (chain.Flavor, strin
 	return "", "", fmt.Errorf("the cluster runs ALBs of more than one flavor (%s); pass --alb-flavor (and --ingress-class) for the ALB that serves the host", strings.Join(all, "; "))
 }
 
-// IngressClassesOf converts a LIST of IngressClasses.
-func IngressClassesOf(items []unstructured.Unstructured) ([]networkingv1.IngressClass, error) {
-	classes := make([]networkingv1.IngressClass, len(items))
-	for i := range items {
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &classes[i]); err != nil {
-			return nil, fmt.Errorf("IngressClass %s is malformed: %w", items[i].GetName(), err)
-		}
-	}
-	return classes, nil
-}
-
 // BothALBs is, for a cluster whose IngressClasses show both an nginx and a
 // Traefik ALB, the class of each (public ones preferred); nil otherwise.
 func BothALBs(classes []networkingv1.IngressClass) map[chain.Flavor]string {
@@ -144,14 +132,16 @@ func (c *Clients) ResolveFlavor(ctx context.Context, p *chain.Params) error {
 	if err != nil {
 		return err
 	}
-	classes, err := IngressClassesOf(items)
-	if err != nil {
-		return err
+	classes := make([]networkingv1.IngressClass, len(items))
+	for i := range items {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &classes[i]); err != nil {
+			return fmt.Errorf("IngressClass %s is malformed: %w", items[i].GetName(), err)
+		}
 	}
 	if pair := BothALBs(classes); pair != nil {
 		// Mid-migration: both of IKS's ALBs serve Ingresses, and a request
 		// for the host may reach either, so the chain goes through both.
-		p.UseBothALBs(pair)
+		p.Flavor, p.Flavors, p.FlavorClasses = chain.FlavorNginx, []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik}, pair
 		return nil
 	}
 	f, class, err := FlavorFromClasses(classes)

@@ -205,8 +205,38 @@ func (c *Cluster) InstallCertManagerCRDs(ctx context.Context) error {
 			}
 		}
 	}
-	return c.waitServed(ctx, crds, "cert-manager", names, CertManagerGroupVersion,
-		CertificateGVR.Resource, IssuerGVR.Resource, CertificateRequestGVR.Resource)
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		for _, n := range names {
+			crd, err := crds.Get(ctx, n, metav1.GetOptions{})
+			if err != nil || !established(crd) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for %d cert-manager CRDs to be Established: %w", len(names), err)
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(c.RESTConfig())
+	if err != nil {
+		return err
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
+		list, err := disc.ServerResourcesForGroupVersion(CertManagerGroupVersion)
+		if err != nil {
+			return false, nil
+		}
+		for _, want := range []string{CertificateGVR.Resource, IssuerGVR.Resource, CertificateRequestGVR.Resource} {
+			if !slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == want }) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for discovery to serve %s: %w", CertManagerGroupVersion, err)
+	}
+	return nil
 }
 
 // createCRD creates a CRD unless it exists. One still being deleted (an

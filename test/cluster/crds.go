@@ -61,43 +61,35 @@ func (c *Cluster) installCRDs(ctx context.Context, file string) error {
 		return fmt.Errorf("no CustomResourceDefinition found in %s", file)
 	}
 
-	return c.waitServed(ctx, crds, "Istio", names, IstioGroupVersion, "gateways")
-}
-
-// waitServed waits until the CRDs named are Established and discovery
-// serves each of resources in groupVersion: only then do requests for
-// them stop failing with 404.
-func (c *Cluster) waitServed(ctx context.Context, crds dynamic.ResourceInterface, what string, names []string, groupVersion string, resources ...string) error {
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		for _, n := range names {
 			crd, err := crds.Get(ctx, n, metav1.GetOptions{})
-			if err != nil || !established(crd) {
+			if err != nil {
+				return false, nil
+			}
+			if !established(crd) {
 				return false, nil
 			}
 		}
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for %d %s CRDs to be Established: %w", len(names), what, err)
+		return fmt.Errorf("waiting for %d Istio CRDs to be Established: %w", len(names), err)
 	}
+
 	disc, err := discovery.NewDiscoveryClientForConfig(c.RESTConfig())
 	if err != nil {
 		return err
 	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
-		list, err := disc.ServerResourcesForGroupVersion(groupVersion)
+		list, err := disc.ServerResourcesForGroupVersion(IstioGroupVersion)
 		if err != nil {
 			return false, nil
 		}
-		for _, want := range resources {
-			if !slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == want }) {
-				return false, nil
-			}
-		}
-		return true, nil
+		return slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == "gateways" }), nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for discovery to serve %s %v: %w", groupVersion, resources, err)
+		return fmt.Errorf("waiting for discovery to serve %s gateways: %w", IstioGroupVersion, err)
 	}
 	return nil
 }

@@ -60,10 +60,23 @@ func TestBothALBsServeTheChain(t *testing.T) {
 	pa.expectTeapot(t, code, body)
 
 	// Traefik, reading its Ingress and the hop's transport itself.
-	relayToGateway(t, ctx, ns, gw)
+	svc, err := env.kube.CoreV1().Services(ns).Get(ctx, "istio-ingressgateway-albistio", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := svc.Spec.Ports[0]
+	pn := newPodNet(t, gw.Addr(), port.TargetPort.IntValue())
+	createEndpointSlice(t, ctx, svc, port.Name, pn.Addr().IP.String(), int32(pn.Addr().Port))
 	tr := startTraefik(t, bin, []string{ns})
 	tr.waitForRouter(t, w.host)
-	code, body, err := tr.until(w.host, "/status/418", roots, http.StatusTeapot, 30*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body, err = tr.get(w.host, "/status/418", roots)
+		if err == nil && code == http.StatusTeapot || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	if code != http.StatusTeapot || !strings.Contains(body, "teapot") {
 		t.Fatalf("want 418 through Traefik → gateway → app, got %d %q (%v)\ngateway handshake errors: %q\nTraefik errors:\n%s", code, body, err, gw.HandshakeErrors(), tr.logProblems())
 	}

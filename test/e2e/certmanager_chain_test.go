@@ -151,14 +151,29 @@ func TestCertManagerModeWithTraefik(t *testing.T) {
 	defer cancel()
 	mustSucceed(t, albistio(t, append([]string{"setup"}, w.flags("--alb-flavor", "traefik", "--client-identity", "cert-manager")...)...))
 
+	svc, err := env.kube.CoreV1().Services(ns).Get(ctx, "istio-ingressgateway-albistio", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := svc.Spec.Ports[0]
 	gw := w.startGateway(t)
-	pn := relayToGateway(t, ctx, ns, gw)
+	pn := newPodNet(t, gw.Addr(), port.TargetPort.IntValue())
+	createEndpointSlice(t, ctx, svc, port.Name, pn.Addr().IP.String(), int32(pn.Addr().Port))
 	tr := startTraefik(t, bin, []string{ns})
 	roots := x509.NewCertPool()
 	roots.AddCert(w.iks.PKI.Root)
 	teapot := func(what string, gw interface{ HandshakeErrors() []string }) {
 		t.Helper()
-		code, body, err := tr.until(w.host, "/status/418", roots, http.StatusTeapot, 30*time.Second)
+		var code int
+		var body string
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, body, err = tr.get(w.host, "/status/418", roots)
+			if err == nil && code == http.StatusTeapot || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
 		if code != http.StatusTeapot || !strings.Contains(body, "teapot") {
 			t.Fatalf("%s: want 418 through Traefik → gateway → app, got %d %q (%v)\ngateway handshake errors: %q\nTraefik errors:\n%s",
 				what, code, body, err, gw.HandshakeErrors(), tr.logProblems())

@@ -10,7 +10,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/albistio/kubectl-albistio/test/datapath"
 	"github.com/albistio/kubectl-albistio/test/fixtures"
 )
 
@@ -36,16 +35,32 @@ func TestTraefikTwoAppsShareOneHop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ns := w.p.IstioNamespace
+	svc, err := env.kube.CoreV1().Services(ns).Get(ctx, "istio-ingressgateway-albistio", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := svc.Spec.Ports[0]
 	gw := w.startGateway(t)
-	pn := relayToGateway(t, ctx, ns, gw)
+	pn := newPodNet(t, gw.Addr(), port.TargetPort.IntValue())
+	createEndpointSlice(t, ctx, svc, port.Name, pn.Addr().IP.String(), int32(pn.Addr().Port))
+
 	tr := startTraefik(t, bin, []string{ns})
 	roots := x509.NewCertPool()
 	roots.AddCert(w.iks.PKI.Root)
 	// until retries a request through Traefik for up to 30 s (it applies
 	// configuration asynchronously) and returns the last answer.
 	until := func(host string, want int) (int, string) {
-		code, body, _ := tr.until(host, "/status/418", roots, want, 30*time.Second)
-		return code, body
+		var code int
+		var body string
+		var err error
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, body, err = tr.get(host, "/status/418", roots)
+			if (err == nil && code == want) || time.Now().After(deadline) {
+				return code, body
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
 	}
 	for _, host := range []string{w.host, other.host} {
 		tr.waitForRouter(t, host)
@@ -75,19 +90,4 @@ func TestTraefikTwoAppsShareOneHop(t *testing.T) {
 	if code, _ := until(other.host, http.StatusNotFound); code != http.StatusNotFound {
 		t.Errorf("after its cleanup, %s should find no router in Traefik (404), got %d", other.host, code)
 	}
-}
-
-// relayToGateway puts gw behind the hop's Traefik Service as a cluster
-// would: an address on the pod network relaying to gw, published as the
-// Service's one ready endpoint. Retarget the relay to swap gateways.
-func relayToGateway(t *testing.T, ctx context.Context, ns string, gw *datapath.GatewayServer) *podNet {
-	t.Helper()
-	svc, err := env.kube.CoreV1().Services(ns).Get(ctx, "istio-ingressgateway-albistio", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := svc.Spec.Ports[0]
-	pn := newPodNet(t, gw.Addr(), port.TargetPort.IntValue())
-	createEndpointSlice(t, ctx, svc, port.Name, pn.Addr().IP.String(), int32(pn.Addr().Port))
-	return pn
 }
