@@ -269,11 +269,19 @@ func createCRD(ctx context.Context, crds dynamic.ResourceInterface, obj *unstruc
 	}
 }
 
-// UninstallCertManager stops the controller and deletes cert-manager's CRDs
-// (the API server deletes their objects with them), then waits until they
-// are gone and discovery no longer serves cert-manager.io/v1: the plugin
-// chooses cert-manager where that API is served, so tests after a
-// cert-manager test must not see it. StartCertManager works again afterwards.
+// UninstallCertManager stops the controller and deletes cert-manager's CRDs,
+// then waits until they are gone and discovery no longer serves
+// cert-manager.io/v1: the plugin chooses cert-manager where that API is
+// served, so tests after a cert-manager test must not see it.
+// StartCertManager works again afterwards.
+//
+// The instances are deleted first, through the API, and waited for: the API
+// server's CRD finalizer would delete them too, but it re-lists them only
+// every 5 s for a minute per pass, from a watch cache that lags on a loaded
+// 2-core machine, and a pass that sees a stale instance costs another
+// minute. When the wait still times out the error says which CRDs remain
+// (with their Terminating condition) and whether discovery still serves the
+// group, rather than only "context deadline exceeded".
 func (c *Cluster) UninstallCertManager(ctx context.Context) error {
 	errs := []error{c.StopCertManager()}
 	dyn, err := dynamic.NewForConfig(c.RESTConfig())
@@ -285,32 +293,121 @@ func (c *Cluster) UninstallCertManager(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	var names []string
+	var mine []unstructured.Unstructured
 	for _, crd := range list.Items {
 		if g, _, _ := unstructured.NestedString(crd.Object, "spec", "group"); g == "cert-manager.io" || g == "acme.cert-manager.io" {
-			names = append(names, crd.GetName())
-			if err := crds.Delete(ctx, crd.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("deleting CRD %s: %w", crd.GetName(), err))
-			}
+			mine = append(mine, crd)
+		}
+	}
+	errs = append(errs, deleteInstances(ctx, dyn, mine))
+	var names []string
+	for _, crd := range mine {
+		names = append(names, crd.GetName())
+		if err := crds.Delete(ctx, crd.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting CRD %s: %w", crd.GetName(), err))
 		}
 	}
 	disc, err := discovery.NewDiscoveryClientForConfig(c.RESTConfig())
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+	var left []string
+	served := false
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 100*time.Second, true, func(ctx context.Context) (bool, error) {
+		left = left[:0]
 		for _, n := range names {
-			if _, err := crds.Get(ctx, n, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				return false, nil
+			crd, err := crds.Get(ctx, n, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				continue
 			}
+			left = append(left, n+" ("+terminating(crd)+")")
 		}
 		_, err := disc.ServerResourcesForGroupVersion(CertManagerGroupVersion)
-		return apierrors.IsNotFound(err), nil
+		served = !apierrors.IsNotFound(err)
+		return len(left) == 0 && !served, nil
 	})
 	if err != nil {
-		errs = append(errs, fmt.Errorf("waiting for cert-manager's %d CRDs to be gone and %s no longer served: %w", len(names), CertManagerGroupVersion, err))
+		errs = append(errs, fmt.Errorf("waiting for cert-manager's %d CRDs to be gone and %s no longer served: %w; CRDs left: %v; discovery still serves %s: %v",
+			len(names), CertManagerGroupVersion, err, left, CertManagerGroupVersion, served))
 	}
 	return errors.Join(errs...)
+}
+
+// deleteInstances deletes every object of the given CRDs in every namespace
+// and waits until none is listed.
+func deleteInstances(ctx context.Context, dyn dynamic.Interface, crds []unstructured.Unstructured) error {
+	var gvrs []schema.GroupVersionResource
+	for _, crd := range crds {
+		group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+		plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
+		versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+		for _, v := range versions {
+			m, _ := v.(map[string]any)
+			if storage, _ := m["storage"].(bool); storage {
+				name, _ := m["name"].(string)
+				gvrs = append(gvrs, schema.GroupVersionResource{Group: group, Version: name, Resource: plural})
+			}
+		}
+	}
+	var errs []error
+	for _, gvr := range gvrs {
+		list, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listing %s: %w", gvr.Resource, err))
+			continue
+		}
+		done := map[string]bool{}
+		for _, item := range list.Items {
+			ns := item.GetNamespace()
+			if done[ns] {
+				continue
+			}
+			done[ns] = true
+			var err error
+			if ns == "" {
+				err = dyn.Resource(gvr).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+			} else {
+				err = dyn.Resource(gvr).Namespace(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+			}
+			if err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("deleting %s in %q: %w", gvr.Resource, ns, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	var left []string
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		left = left[:0]
+		for _, gvr := range gvrs {
+			list, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, nil
+			}
+			for _, item := range list.Items {
+				left = append(left, fmt.Sprintf("%s %s/%s (finalizers %v)", gvr.Resource, item.GetNamespace(), item.GetName(), item.GetFinalizers()))
+			}
+		}
+		return len(left) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for cert-manager's objects to be deleted: %w; left: %v", err, left)
+	}
+	return nil
+}
+
+// terminating is a CRD's Terminating condition as "reason: message", which
+// says what the API server's CRD finalizer is waiting for.
+func terminating(crd *unstructured.Unstructured) string {
+	conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Terminating" {
+			return fmt.Sprintf("%v: %v", m["reason"], m["message"])
+		}
+	}
+	return "no Terminating condition"
 }
 
 // readCRDs decodes the CustomResourceDefinitions of a manifest. cert-manager's

@@ -45,7 +45,7 @@ func requireCertManager(t *testing.T) time.Duration {
 		skipOrFailCertManager(t, err.Error())
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		if err := env.cluster.UninstallCertManager(ctx); err != nil {
 			t.Errorf("uninstalling cert-manager: %v", err)
