@@ -133,7 +133,10 @@ type ChainResult struct {
 	Shape plan.Shape `json:"shape"`
 	// Ingress is "namespace/name".
 	Ingress string `json:"ingress"`
-	Host    string `json:"host,omitempty"`
+	// ALB names the ALB whose side of the chain this is, when two ALBs
+	// serve the chain (an Ingress each); another result is the other side.
+	ALB  chain.Flavor `json:"alb,omitempty"`
+	Host string       `json:"host,omitempty"`
 	// Params are the parameters the chain was checked with, as flags.
 	Params   map[string]string `json:"params,omitempty"`
 	Outcome  Outcome           `json:"outcome"`
@@ -172,7 +175,7 @@ func CheckCluster(ctx context.Context, api check.API, defaults *chain.Params, fn
 	res := &ClusterResult{Chains: make([]ChainResult, len(found))}
 	Each(ctx, len(found), ChainParallelism, func(ctx context.Context, i int) {
 		f := found[i]
-		r := ChainResult{Chain: f.Key(), Shape: f.Shape, Ingress: f.Ingress, Notes: f.Notes}
+		r := ChainResult{Chain: f.Key(), Shape: f.Shape, Ingress: f.Ingress, ALB: f.ALB, Notes: f.Notes}
 		if f.Params != nil {
 			r.Host = f.Params.Host
 			r.Params = paramFlags(f.Params)

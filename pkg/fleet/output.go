@@ -83,7 +83,38 @@ func (c *ClusterResult) Summary() string {
 	if len(c.Chains) == 0 {
 		return "no chains found"
 	}
-	return plural(len(c.Chains), "chain") + ": " + c.Tally().String()
+	n := c.chainCount()
+	s := plural(n, "chain")
+	if n < len(c.Chains) {
+		// A chain on two ALBs is one chain, checked on each ALB's side.
+		s += fmt.Sprintf(", %d on two ALBs (%s)", len(c.Chains)-n, plural(len(c.Chains), "check"))
+	}
+	return s + ": " + c.Tally().String()
+}
+
+// chainCount is how many chains the results are of: a chain on two ALBs
+// has a result per ALB side.
+func (c *ClusterResult) chainCount() int {
+	n := 0
+	sides := map[string]bool{}
+	for _, ch := range c.Chains {
+		if ch.ALB == "" {
+			n++
+		} else if !sides[ch.Chain] {
+			sides[ch.Chain] = true
+			n++
+		}
+	}
+	return n
+}
+
+// label is how a chain result is named in the text: its chain, and the ALB
+// when the result is one side of a chain on two ALBs.
+func (ch *ChainResult) label() string {
+	if ch.ALB == "" {
+		return safetext.CleanLine(ch.Chain)
+	}
+	return safetext.CleanLine(ch.Chain) + " (" + string(ch.ALB) + " ALB)"
 }
 
 // detailMax bounds an error in a summary line (the section below it
@@ -133,13 +164,13 @@ func writeClusterText(b *bytes.Buffer, c *ClusterResult, color bool, indent stri
 	tw := tabwriter.NewWriter(b, 0, 8, 2, ' ', 0)
 	fmt.Fprintf(tw, "%sCHAIN\tSHAPE\tINGRESS\tRESULT\tDETAIL\n", indent)
 	for _, ch := range c.Chains {
-		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\n", indent, safetext.CleanLine(ch.Chain), ch.Shape, safetext.CleanLine(ch.Ingress), ch.Outcome, detail(ch.Report, ch.Error))
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\n", indent, ch.label(), ch.Shape, safetext.CleanLine(ch.Ingress), ch.Outcome, detail(ch.Report, ch.Error))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, ch := range c.Chains {
-		fmt.Fprintf(b, "\n%schain %s (%s; Ingress %s; host %s):\n", indent, safetext.CleanLine(ch.Chain), ch.Shape, safetext.CleanLine(ch.Ingress), safetext.CleanLine(ch.Host))
+		fmt.Fprintf(b, "\n%schain %s (%s; Ingress %s; host %s):\n", indent, ch.label(), ch.Shape, safetext.CleanLine(ch.Ingress), safetext.CleanLine(ch.Host))
 		for _, n := range ch.Notes {
 			fmt.Fprintf(b, "%snote: %s\n", indent, safetext.CleanLine(n))
 		}
@@ -244,7 +275,10 @@ type chainDoc struct {
 }
 
 type clusterSummaryDoc struct {
+	// Chains counts a chain on two ALBs once; Checks, when some chain is on
+	// two, counts the results (one per ALB side).
 	Chains int `json:"chains"`
+	Checks int `json:"checks,omitempty"`
 	Tally
 	Requests int `json:"requests"`
 }
@@ -309,7 +343,11 @@ func chainDocs(c *ClusterResult) ([]chainDoc, *clusterSummaryDoc, error) {
 		ch.Params = params
 		docs = append(docs, chainDoc{ChainResult: ch, Report: raw})
 	}
-	return docs, &clusterSummaryDoc{Chains: len(c.Chains), Tally: c.Tally(), Requests: c.Requests}, nil
+	sum := &clusterSummaryDoc{Chains: c.chainCount(), Tally: c.Tally(), Requests: c.Requests}
+	if sum.Chains < len(c.Chains) {
+		sum.Checks = len(c.Chains)
+	}
+	return docs, sum, nil
 }
 
 func clusterDoc(c *ClusterResult) (any, error) {

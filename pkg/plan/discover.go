@@ -85,6 +85,11 @@ type Found struct {
 	// Err is the API error behind Problem when reading the chain failed
 	// (e.g. forbidden), so the outcome can say what kind of failure it was.
 	Err error
+	// ALB is set when the chain is served by two ALBs at once (IKS's nginx
+	// and Traefik ALBs side by side, an Ingress for each): this Found is the
+	// side of that ALB, checked on its own, and another Found with the same
+	// Key is the other side.
+	ALB chain.Flavor
 }
 
 // Key is the chain's "<app-namespace>/<chain-name>", or its Ingress's
@@ -123,6 +128,7 @@ func Discover(ctx context.Context, api DiscoverAPI, defaults *chain.Params) ([]F
 	for _, ing := range d.chainIngresses {
 		out = append(out, d.pluginChain(ing))
 	}
+	markALBSides(out)
 	walk, err := d.walkthroughChains()
 	if err != nil {
 		return nil, err
@@ -872,6 +878,33 @@ func (d *discovery) pluginChain(ing networkingv1.Ingress) Found {
 		return b.failed(err)
 	}
 	return b.finish()
+}
+
+// markALBSides finds the plugin's chains that two ALBs serve: setup
+// writes one Ingress per ALB for them (chain.Params.ForFlavor), so two
+// Founds share a Key with different flavors. Each stays a check of its own
+// ALB's side — its Ingress, its flavor's annotations or transport — as check
+// does for such a chain, and says which side it is, so that -A counts the
+// chain once.
+func markALBSides(found []Found) {
+	flavors := map[string]map[chain.Flavor]bool{}
+	for _, f := range found {
+		if f.Params == nil || f.Params.Flavor == "" || f.Params.Flavor == chain.FlavorAuto {
+			continue
+		}
+		if flavors[f.Key()] == nil {
+			flavors[f.Key()] = map[chain.Flavor]bool{}
+		}
+		flavors[f.Key()][f.Params.Flavor] = true
+	}
+	for i := range found {
+		f := &found[i]
+		if f.Params == nil || len(flavors[f.Key()]) < 2 {
+			continue
+		}
+		f.ALB = f.Params.Flavor
+		f.Notes = append(f.Notes, fmt.Sprintf("the chain has an Ingress on each of %d ALBs; this is the %s ALB's side, checked on its own", len(flavors[f.Key()]), f.ALB))
+	}
 }
 
 // failed is a chain whose reconstruction met an API error.

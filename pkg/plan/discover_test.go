@@ -450,3 +450,56 @@ func TestDiscoverDefaultsAndProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoverChainOnBothALBs: a chain setup wrote for both of IKS's ALBs
+// (an Ingress each) is found as its two ALB sides, each reconstructed as
+// that ALB's chain (its Ingress, flavor and class) and marked with its ALB,
+// so -A counts one chain.
+func TestDiscoverChainOnBothALBs(t *testing.T) {
+	p := chainParams(t, "istio-system", "shop", "storefront", "nginx,traefik", nil)
+	if len(p.ALBFlavors()) != 2 {
+		t.Fatalf("want a chain on two ALBs, got %v", p.ALBFlavors())
+	}
+	objs := ingressClasses()
+	hop := hopObjects(t, "v1", p.ForFlavor(chain.FlavorNginx))
+	objs = append(objs, hop...)
+	traefik, err := render.Ingress(p.ForFlavor(chain.FlavorTraefik), render.DefaultBackend(p.ForFlavor(chain.FlavorTraefik)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs = append(objs, traefik...)
+	found, err := Discover(context.Background(), newCluster(t, []string{"v1"}, objs...), defaults(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 2 {
+		t.Fatalf("want the chain's two ALB sides, found %d", len(found))
+	}
+	sides := map[chain.Flavor]Found{}
+	for _, f := range found {
+		if f.Key() != p.ChainKey() {
+			t.Errorf("found %s, want both sides to be %s", f.Key(), p.ChainKey())
+		}
+		if f.ALB == "" || f.ALB != f.Params.Flavor {
+			t.Errorf("%s: ALB %q, want its Ingress's flavor %q", f.Ingress, f.ALB, f.Params.Flavor)
+		}
+		sides[f.ALB] = f
+	}
+	for _, fl := range []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik} {
+		f, ok := sides[fl]
+		if !ok {
+			t.Errorf("no %s side found", fl)
+			continue
+		}
+		want := p.ForFlavor(fl)
+		if f.Ingress != want.IstioNamespace+"/"+want.IngressName || f.Params.IngressName != want.IngressName {
+			t.Errorf("%s side: Ingress %s (IngressName %s), want %s/%s", fl, f.Ingress, f.Params.IngressName, want.IstioNamespace, want.IngressName)
+		}
+		if f.Params.IngressClassName() != want.IngressClassName() {
+			t.Errorf("%s side: class %s, want %s", fl, f.Params.IngressClassName(), want.IngressClassName())
+		}
+		if !slices.ContainsFunc(f.Notes, func(n string) bool { return strings.Contains(n, string(fl)+" ALB's side") }) {
+			t.Errorf("%s side: no note saying which side it is: %q", fl, f.Notes)
+		}
+	}
+}

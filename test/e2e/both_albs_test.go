@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -87,6 +89,25 @@ func TestBothALBsServeTheChain(t *testing.T) {
 			t.Errorf("check should report %q on its own:\n%s", want, r)
 		}
 	}
+	// check -A finds the chain once, as its two ALB sides, each clean.
+	r = albistio(t, "check", "-A", "--ca-file", w.caFile, "-o", "json")
+	var all fleetCluster
+	if err := json.Unmarshal([]byte(r.stdout), &all); err != nil {
+		t.Fatalf("check -A -o json is not JSON: %v\n%s", err, r)
+	}
+	sides := map[string]string{}
+	for _, ch := range all.Chains {
+		if ch.Chain == w.p.AppNamespace+"/httpbin" {
+			sides[ch.ALB] = ch.Ingress + " " + ch.Outcome
+		}
+	}
+	if want := map[string]string{"nginx": ns + "/" + nginxIngress + " clean", "traefik": ns + "/" + traefikIngress + " clean"}; !maps.Equal(sides, want) {
+		t.Errorf("check -A should find %s as its two ALB sides %v, found %v:\n%s", w.p.AppNamespace+"/httpbin", want, sides, r)
+	}
+	if all.Summary.Checks != len(all.Chains) || all.Summary.Chains >= len(all.Chains) {
+		t.Errorf("check -A should count the chain on two ALBs once: summary %+v for %d results", all.Summary, len(all.Chains))
+	}
+
 	// A breakage on one ALB's side is that side's finding, and fails check.
 	mergePatch(t, "ingresses", ns, nginxIngress, map[string]any{"metadata": map[string]any{"annotations": map[string]any{"nginx.ingress.kubernetes.io/proxy-ssl-server-name": "off"}}})
 	r = albistio(t, append([]string{"check"}, w.flags()...)...)

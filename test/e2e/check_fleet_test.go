@@ -23,6 +23,7 @@ import (
 // fleetChain is one chain of `check -A -o json`.
 type fleetChain struct {
 	Chain    string            `json:"chain"`
+	ALB      string            `json:"alb"`
 	Shape    string            `json:"shape"`
 	Ingress  string            `json:"ingress"`
 	Host     string            `json:"host"`
@@ -42,6 +43,7 @@ type fleetCluster struct {
 	Chains  []fleetChain `json:"chains"`
 	Summary struct {
 		Chains   int `json:"chains"`
+		Checks   int `json:"checks"`
 		Clean    int `json:"clean"`
 		Requests int `json:"requests"`
 	} `json:"summary"`
