@@ -10,6 +10,7 @@ import (
 
 	"github.com/albistio/kubectl-albistio/pkg/certs"
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
 
@@ -311,11 +312,11 @@ func hopFacts(in *Input) map[HopName][]HopFact {
 	add(HopClient, "host", "https://"+clip(p.Host))
 	add(HopClient, "paths", strings.Join(p.Paths, ", "))
 
-	flavor := string(p.Flavor)
+	flavorName := string(p.Flavor)
 	if s.FlavorError != "" {
-		flavor += " (not detected)"
+		flavorName += " (not detected)"
 	}
-	add(HopALB, "flavor", flavor)
+	add(HopALB, "flavor", flavorName)
 	ingRef := p.IstioNamespace + "/" + p.IngressName
 	if ing := s.Ingress; ing != nil {
 		class := ing.Annotations["kubernetes.io/ingress.class"]
@@ -328,7 +329,7 @@ func hopFacts(in *Input) map[HopName][]HopFact {
 		add(HopALB, "ingressClass", clip(class))
 		add(HopALB, "ingress", ingRef)
 	} else {
-		if class := p.IngressClassName(); class != "" {
+		if class := flavor.IngressClassName(p); class != "" {
 			add(HopALB, "ingressClass", class+" (expected)")
 		} else {
 			add(HopALB, "ingressClass", "unknown")

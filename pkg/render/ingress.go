@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 )
 
 // Annotation keys the ALB flavors read. They are facts of each controller.
@@ -119,7 +120,7 @@ func ingress(p *chain.Params, backendService string, annotations map[string]stri
 			}},
 		},
 	}
-	if class := p.IngressClassName(); class != "" {
+	if class := flavor.IngressClassName(p); class != "" {
 		ing.Spec.IngressClassName = &class
 	}
 	return toUnstructured(ing)
