@@ -1,6 +1,10 @@
 package flavor
 
-import "github.com/albistio/kubectl-albistio/pkg/chain"
+import (
+	"fmt"
+
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+)
 
 // The legacy IBM ALB image: it predates IngressClasses and reads its
 // re-encryption settings from the ingress.bluemix.net/ssl-services
@@ -25,3 +29,22 @@ func (classic) ClientSecretKeys() SecretKeys {
 }
 
 func (classic) Marks(a map[string]string) bool { return a[ClassicSSLServices] != "" }
+
+// ALBSide: the legacy image re-encrypts to the Service its ssl-services
+// entry names, with the client secret as ssl-secret, and verifies the
+// gateway for proxy-ssl-name to proxy-ssl-verify-depth.
+func (classic) ALBSide(p *chain.Params, b Backend) ALBSide {
+	return ALBSide{
+		BackendService: p.GatewayService,
+		Annotations: map[string]string{
+			ClassicSSLServices: fmt.Sprintf("ssl-service=%s ssl-secret=%s proxy-ssl-verify-depth=%d proxy-ssl-name=%s",
+				p.GatewayService, p.ClientSecret, b.VerifyDepth, p.GatewayDomain),
+		},
+	}
+}
+
+// Notice: today's IKS ALBs are ingress-nginx or Traefik, which ignore the
+// legacy annotations.
+func (classic) Notice() string {
+	return "the classic flavor's ingress.bluemix.net annotations are ignored by IKS ALBs running ingress-nginx or Traefik; use it only on a legacy ALB"
+}

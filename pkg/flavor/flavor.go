@@ -40,6 +40,14 @@ type Flavor interface {
 	// ClientSecretKeys is where the flavor's ALB reads the client
 	// certificate, its key and the CA it verifies the gateway with.
 	ClientSecretKeys() SecretKeys
+
+	// ALBSide is what the ALB needs to re-encrypt the chain's paths to the
+	// gateway: the Ingress's annotations, the Service it routes to, and the
+	// objects written before the Ingress (Traefik's transport).
+	ALBSide(p *chain.Params, b Backend) ALBSide
+	// Notice is a warning for whoever writes the flavor's Ingress, "" for
+	// none.
+	Notice() string
 }
 
 // registry lists the flavors in the order an Ingress's annotations are
@@ -178,4 +186,12 @@ func toUnstructured(obj any) *unstructured.Unstructured {
 	delete(u.Object, "status")
 	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
 	return u
+}
+
+func toAnyMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

@@ -1,6 +1,10 @@
 package flavor
 
-import "github.com/albistio/kubectl-albistio/pkg/chain"
+import (
+	"strconv"
+
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+)
 
 // ingress-nginx (the Kubernetes project's controller), which IKS's ALBs have
 // run since 2021: it reads the re-encryption settings from the Ingress's
@@ -31,3 +35,24 @@ func (nginx) ClientSecretKeys() SecretKeys { return tlsKeys }
 func (nginx) Marks(a map[string]string) bool {
 	return a[NginxProxySSLSecret] != "" || a[NginxBackendProtocol] != ""
 }
+
+// ALBSide: ingress-nginx re-encrypts from the Ingress's annotations alone
+// and routes to the gateway Service itself. Each value is spelled as
+// ingress-nginx parses it: "on" (not "true") enables verification and SNI,
+// and without proxy-ssl-server-name nginx would send the SNI
+// "upstream_balancer", which matches no filter chain on the gateway.
+func (nginx) ALBSide(p *chain.Params, b Backend) ALBSide {
+	return ALBSide{
+		BackendService: p.GatewayService,
+		Annotations: map[string]string{
+			NginxBackendProtocol:     "HTTPS",
+			NginxProxySSLSecret:      p.IstioNamespace + "/" + p.ClientSecret,
+			NginxProxySSLVerify:      "on",
+			NginxProxySSLVerifyDepth: strconv.Itoa(b.VerifyDepth),
+			NginxProxySSLName:        p.GatewaySNI(),
+			NginxProxySSLServerName:  "on",
+		},
+	}
+}
+
+func (nginx) Notice() string { return "" }

@@ -1,6 +1,12 @@
 package flavor
 
-import "github.com/albistio/kubectl-albistio/pkg/chain"
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+)
 
 // IKS's Traefik ALB (Traefik v3 with its Kubernetes Ingress provider), the
 // ALB IKS is moving to: it reads the upstream TLS settings from a
@@ -34,3 +40,64 @@ func (traefik) ClientSecretKeys() SecretKeys { return tlsKeys }
 func (traefik) Marks(a map[string]string) bool {
 	return a[TraefikRouterTLS] != "" || a[TraefikRouterEntryPoints] != ""
 }
+
+// ALBSide: Traefik takes its upstream TLS settings from a ServersTransport
+// that the Service the Ingress routes to names, so the Ingress only turns
+// TLS on for its router, and the transport and that Service (the plugin's
+// own, in front of the gateway pods) are written before it.
+func (traefik) ALBSide(p *chain.Params, b Backend) ALBSide {
+	return ALBSide{
+		BackendService: p.BackendService(),
+		Annotations: map[string]string{
+			TraefikRouterTLS:         "true",
+			TraefikRouterEntryPoints: "websecure",
+		},
+		Before: []*unstructured.Unstructured{serversTransport(p), traefikService(p, b)},
+	}
+}
+
+// serversTransport tells Traefik how to reach the gateway: SNI and verified
+// name = the gateway domain, the gateway's roots from the client secret's
+// ca.crt, and the client certificate from its tls.crt/tls.key.
+func serversTransport(p *chain.Params) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": TraefikGroupVersion,
+		"kind":       "ServersTransport",
+		"metadata": map[string]any{
+			"name":      p.TransportName(),
+			"namespace": p.IstioNamespace,
+			"labels":    toAnyMap(p.HopLabels()),
+		},
+		"spec": map[string]any{
+			"serverName":          p.GatewaySNI(),
+			"rootCAs":             []any{map[string]any{"secret": p.ClientSecret}},
+			"certificatesSecrets": []any{p.ClientSecret},
+		},
+	}}
+}
+
+// traefikService is a Service of the plugin's own in front of the gateway
+// pods: Traefik reads the transport and scheme from annotations on the
+// Service, and istio-ingressgateway belongs to Istio's installer.
+func traefikService(p *chain.Params, b Backend) *unstructured.Unstructured {
+	return toUnstructured(&corev1.Service{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: p.BackendService(), Namespace: p.IstioNamespace, Labels: p.HopLabels(),
+			Annotations: map[string]string{
+				TraefikServiceTransport:    p.IstioNamespace + "-" + p.TransportName() + "@kubernetescrd",
+				TraefikServiceServerScheme: "https",
+			},
+		},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: b.Selector,
+			Ports: []corev1.ServicePort{{
+				Name: "https", Protocol: corev1.ProtocolTCP,
+				Port: p.GatewayServicePort, TargetPort: b.TargetPort,
+			}},
+		},
+	})
+}
+
+func (traefik) Notice() string { return "" }
