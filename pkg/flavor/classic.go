@@ -2,6 +2,8 @@ package flavor
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
 )
@@ -47,4 +49,59 @@ func (classic) ALBSide(p *chain.Params, b Backend) ALBSide {
 // legacy annotations.
 func (classic) Notice() string {
 	return "the classic flavor's ingress.bluemix.net annotations are ignored by IKS ALBs running ingress-nginx or Traefik; use it only on a legacy ALB"
+}
+
+// ClassicEntry parses an ssl-services annotation ("ssl-service=<svc>
+// ssl-secret=<secret> ...; ssl-service=...") and returns the entry of
+// service.
+func ClassicEntry(annotation, service string) (map[string]string, bool) {
+	for _, entry := range strings.Split(annotation, ";") {
+		fields := map[string]string{}
+		for _, tok := range strings.Fields(entry) {
+			if k, v, ok := strings.Cut(tok, "="); ok {
+				fields[k] = v
+			}
+		}
+		if fields["ssl-service"] == service {
+			return fields, true
+		}
+	}
+	return nil, false
+}
+
+// UpstreamTLS reads the gateway Service's ssl-services entry as the legacy
+// image does: it always sends proxy-ssl-name as SNI and verifies the
+// gateway for it, to proxy-ssl-verify-depth (1 unless a positive number),
+// with ssl-secret's client.crt and trusted.crt.
+func (classic) UpstreamTLS(p *chain.Params, st Stored) UpstreamTLS {
+	ing := st.Ingress
+	var entry map[string]string
+	ok := false
+	if ing != nil {
+		entry, ok = ClassicEntry(ing.Annotations[ClassicSSLServices], p.GatewayService)
+	}
+	if !ok {
+		return UpstreamTLS{Verify: Switch{Said: "unknown (no ssl-services entry for the gateway Service)"}}
+	}
+	u := UpstreamTLS{
+		ServerName: ServerName{
+			Where: ingressWhere(ing, ClassicSSLServices, "proxy-ssl-name in "+ClassicSSLServices),
+			Known: true, Value: entry["proxy-ssl-name"],
+			Missing: "ssl-services sets no proxy-ssl-name: the ALB does not send the gateway domain as SNI",
+		},
+		SNI:    Switch{Known: true, On: true},
+		Verify: Switch{Known: true, On: true},
+		Depth:  Depth{Where: ingressWhere(ing, ClassicSSLServices, "proxy-ssl-verify-depth in "+ClassicSSLServices), Known: true, Value: 1},
+	}
+	if n, err := strconv.Atoi(entry["proxy-ssl-verify-depth"]); err != nil || n <= 0 {
+		u.Depth.Said = "proxy-ssl-verify-depth is not set to a positive number, so the ALB verifies to depth 1"
+	} else {
+		u.Depth.Value = n
+		u.Depth.Said = fmt.Sprintf("the ALB verifies to depth %d", n)
+	}
+	if s := entry["ssl-secret"]; s != "" {
+		ref := ObjectRef{"Secret", ing.Namespace, s}
+		u.ClientCerts, u.TrustedCAs = []ObjectRef{ref}, []ObjectRef{ref}
+	}
+	return u
 }

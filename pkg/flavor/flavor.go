@@ -45,6 +45,9 @@ type Flavor interface {
 	// gateway: the Ingress's annotations, the Service it routes to, and the
 	// objects written before the Ingress (Traefik's transport).
 	ALBSide(p *chain.Params, b Backend) ALBSide
+	// UpstreamTLS reads, as the flavor's controller does, how the ALB
+	// connects to the gateway from the objects it serves.
+	UpstreamTLS(p *chain.Params, st Stored) UpstreamTLS
 	// Notice is a warning for whoever writes the flavor's Ingress, "" for
 	// none.
 	Notice() string

@@ -1,6 +1,8 @@
 package flavor
 
 import (
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -101,3 +103,43 @@ func traefikService(p *chain.Params, b Backend) *unstructured.Unstructured {
 }
 
 func (traefik) Notice() string { return "" }
+
+// UpstreamTLS reads the ServersTransport as Traefik does: serverName is
+// sent as SNI and verified; insecureSkipVerify turns verification off; Go's
+// verifier has no depth limit; certificatesSecrets are the client
+// certificates and rootCAs (and the deprecated rootCAsSecrets) the roots.
+func (traefik) UpstreamTLS(p *chain.Params, st Stored) UpstreamTLS {
+	t := st.Transport
+	if t == nil {
+		return UpstreamTLS{Verify: Switch{Said: "unknown (no ServersTransport)"}}
+	}
+	obj := ObjectRef{"ServersTransport", t.Namespace, t.Name}
+	u := UpstreamTLS{
+		ServerName: ServerName{
+			Where: Where{Object: obj, Field: "spec.serverName", Setting: "the ServersTransport's serverName"},
+			Known: true, Value: strings.TrimSpace(t.Spec.ServerName),
+			Missing: "serverName is not set: Traefik connects to a pod address and sends no SNI the gateway knows, so Envoy has no filter chain for the connection",
+		},
+		SNI:    Switch{Known: true, On: true},
+		Verify: Switch{Known: true, On: !t.Spec.InsecureSkipVerify},
+		Depth:  Depth{Unlimited: true},
+	}
+	if t.Spec.InsecureSkipVerify {
+		u.Verify.Said = "off (insecureSkipVerify)"
+	}
+	for _, s := range t.Spec.CertificatesSecrets {
+		u.ClientCerts = append(u.ClientCerts, ObjectRef{"Secret", t.Namespace, s})
+	}
+	for _, s := range t.Spec.RootCAsSecrets {
+		u.TrustedCAs = append(u.TrustedCAs, ObjectRef{"Secret", t.Namespace, s})
+	}
+	for _, r := range t.Spec.RootCAs {
+		switch {
+		case r.Secret != "":
+			u.TrustedCAs = append(u.TrustedCAs, ObjectRef{"Secret", t.Namespace, r.Secret})
+		case r.ConfigMap != "":
+			u.TrustedCAs = append(u.TrustedCAs, ObjectRef{"ConfigMap", t.Namespace, r.ConfigMap})
+		}
+	}
+	return u
+}
