@@ -85,6 +85,9 @@ type ServerName struct {
 	Value string
 	// Missing says, in the controller's terms, what an unset name does.
 	Missing string
+	// Fallback says the controller took Value from another setting
+	// because the name's own is unset (Traefik's ingress-nginx provider).
+	Fallback bool
 }
 
 // Switch is an on/off setting.
