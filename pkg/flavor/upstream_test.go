@@ -156,4 +156,15 @@ func TestClassicUpstreamTLS(t *testing.T) {
 	if !slices.Equal(u.ClientCerts, []ObjectRef{{"Secret", "istio-system", "alb-certs"}}) {
 		t.Errorf("client certs %v, want the gateway entry's ssl-secret", u.ClientCerts)
 	}
+	for depth, want := range map[string]Depth{
+		"1":  {Value: 1, Said: "the ALB verifies to depth 1"},
+		"0":  {Value: 1, Said: "proxy-ssl-verify-depth is not set to a positive number, so the ALB verifies to depth 1"},
+		"-2": {Value: 1, Said: "proxy-ssl-verify-depth is not set to a positive number, so the ALB verifies to depth 1"},
+		"4":  {Value: 4, Said: "the ALB verifies to depth 4"},
+	} {
+		st := nginxIngress(map[string]string{ClassicSSLServices: "ssl-service=" + p.GatewayService + " proxy-ssl-verify-depth=" + depth})
+		if d := fl.UpstreamTLS(p, st).Depth; !d.Known || d.Value != want.Value || d.Said != want.Said {
+			t.Errorf("proxy-ssl-verify-depth=%s: %+v, want %+v", depth, d, want)
+		}
+	}
 }
