@@ -109,7 +109,7 @@ var hopCodes = map[HopName][]Code{
 		TraefikTransportMissing, TraefikServiceNoLink, TraefikSchemeHTTP, TraefikNoClientCert, TraefikNoRootCAs, TraefikSkipVerify,
 		ClassicSSLServicesWrong,
 		TraefikNginxCompat, TraefikNginxVerifyInverted, TraefikNginxVerifyDepthIgnored, TraefikNginxServerName,
-		TraefikNginxSecretCrossNS, TraefikNginxVersionUnknown,
+		TraefikNginxSecretCrossNS, TraefikNginxVersionUnknown, TraefikNginxSNIDiffers,
 		ProbeHandshakeOK, ProbeClientRejected, ProbeClientNoAuthEKU, ProbeServerUntrusted, ProbeHandshakeFailed, ProbeNotRun,
 		CertManagerNotServed, CertManagerObjectMissing, IssuerNotReady, CertificateNotReady, CertificateSecretMissing,
 		CredentialCACertLeftover, CertManagerRenewalOverdue, CertificateSpecOther,

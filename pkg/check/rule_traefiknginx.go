@@ -22,7 +22,9 @@ var assumedTraefik = traefikVersion{3, 7, 0}
 // be Traefik's (ALB0651); proxy-ssl-verify "on" must verify (ALB0652);
 // verify depth is ignored (ALB0653); the server name comes from
 // proxy-ssl-name, else the value of proxy-ssl-server-name, and SNI is sent
-// whatever proxy-ssl-server-name says (ALB0654); v3.7+ refuses a
+// whatever proxy-ssl-server-name says (ALB0654 when the fallback name is not
+// the gateway's, a certain 502; ALB0657 when it only reads differently
+// from ingress-nginx); v3.7+ refuses a
 // proxy-ssl-secret of another namespace (ALB0655).
 //
 // The ingress-nginx ALB's own version is not read: the annotations check
@@ -110,12 +112,18 @@ func checkTraefikNginx(in *Input) []Finding {
 	name, nameSet := a[render.NginxProxySSLName]
 	sni, sniSet := a[render.NginxProxySSLServerName]
 	switch {
-	case sn.Fallback:
+	case sn.Fallback && !strings.EqualFold(strings.TrimSpace(sn.Value), in.gatewaySNI()):
+		// The fallback name ("on", as the plugin and the walkthrough write
+		// proxy-ssl-server-name) is not the gateway's: a certain 502.
 		fs = append(fs, newFinding(TraefikNginxServerName, obj, annotationField(render.NginxProxySSLName),
 			fmt.Sprintf("proxy-ssl-name is not set, so Traefik's ingress-nginx provider takes the value of proxy-ssl-server-name, %s, as the name it sends and verifies: the gateway has no filter chain for it (502)", quote(sn.Value)),
 			fmt.Sprintf("set proxy-ssl-name to %s (re-run kubectl albistio ingress)", in.gatewaySNI())))
+	case sn.Fallback:
+		fs = append(fs, newFinding(TraefikNginxSNIDiffers, obj, annotationField(render.NginxProxySSLName),
+			fmt.Sprintf("proxy-ssl-name is not set, so Traefik's ingress-nginx provider takes the value of proxy-ssl-server-name, %s, the gateway's name, as the name it sends and verifies: the chain works behind Traefik, but ingress-nginx reads that value as no SNI", quote(sn.Value)),
+			fmt.Sprintf("set proxy-ssl-name to %s and proxy-ssl-server-name to \"on\" (re-run kubectl albistio ingress)", in.gatewaySNI())))
 	case sniSet && sni != "on" && nameSet:
-		fs = append(fs, newFinding(TraefikNginxServerName, obj, annotationField(render.NginxProxySSLServerName),
+		fs = append(fs, newFinding(TraefikNginxSNIDiffers, obj, annotationField(render.NginxProxySSLServerName),
 			fmt.Sprintf("proxy-ssl-server-name is %s, which ingress-nginx reads as no SNI, but Traefik's ingress-nginx provider sends proxy-ssl-name %s as SNI anyway: this Ingress behaves differently behind an ingress-nginx ALB", quote(sni), quote(name)),
 			`set it to "on" (re-run kubectl albistio ingress)`))
 	}

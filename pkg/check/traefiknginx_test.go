@@ -100,3 +100,23 @@ func TestTraefikNginxForbidden(t *testing.T) {
 		})
 	}
 }
+
+// TestTraefikNginxFallbackIsError: the server name Traefik falls back to
+// ("on") guarantees a 502, an error; the same fallback to the gateway's
+// name works behind Traefik, a warning.
+func TestTraefikNginxFallbackIsError(t *testing.T) {
+	for fixture, want := range map[string]struct {
+		code  Code
+		level Level
+	}{
+		"traefik-nginx-server-name-fallback":         {TraefikNginxServerName, LevelError},
+		"traefik-nginx-server-name-fallback-gateway": {TraefikNginxSNIDiffers, LevelWarning},
+		"traefik-nginx-sni-off":                      {TraefikNginxSNIDiffers, LevelWarning},
+	} {
+		_, fs := gridInput(t, fixture)
+		i := slices.IndexFunc(fs, func(f Finding) bool { return f.Code == want.code })
+		if i < 0 || fs[i].Level != want.level {
+			t.Errorf("%s: want %s at level %s, got %v", fixture, want.code, want.level, fs)
+		}
+	}
+}
