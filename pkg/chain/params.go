@@ -267,26 +267,6 @@ func (p *Params) ForFlavor(f Flavor) *Params {
 	return &c
 }
 
-// DefaultIngressClass is the IngressClass IKS creates for a flavor's public ALBs.
-func DefaultIngressClass(f Flavor) string {
-	switch f {
-	case FlavorNginx:
-		return "public-iks-k8s-nginx"
-	case FlavorTraefik:
-		return "public-iks-traefik"
-	}
-	// Classic ALBs predate IngressClasses and serve Ingresses without one.
-	return ""
-}
-
-// IngressClassName is the class the ALB's Ingress names.
-func (p *Params) IngressClassName() string {
-	if p.IngressClass != "" {
-		return p.IngressClass
-	}
-	return DefaultIngressClass(p.Flavor)
-}
-
 // BackendService is the Service the ALB's Ingress routes to. Traefik picks its
 // upstream TLS settings from annotations on the Service, and Istio's installer
 // owns istio-ingressgateway, so for Traefik the plugin routes through a Service

@@ -110,6 +110,7 @@ const (
 	TraefikNginxServerName         Code = "ALB0654"
 	TraefikNginxSecretCrossNS      Code = "ALB0655"
 	TraefikNginxVersionUnknown     Code = "ALB0656"
+	TraefikNginxSNIDiffers         Code = "ALB0657"
 )
 
 // 07xx: the Istio API the cluster serves.
@@ -242,9 +243,10 @@ func Catalog() []CodeInfo {
 		{TraefikNginxClassIgnored, LevelError, "traefik-nginx: the compatibility layer serves only Traefik's IngressClasses, and the Ingress names another (the nginx class): it ignores the Ingress."},
 		{TraefikNginxVerifyInverted, LevelError, "traefik-nginx: the ALB's Traefik version (v3.5.0–v3.6.2) reads proxy-ssl-verify \"on\" as skip verification."},
 		{TraefikNginxVerifyDepthIgnored, LevelWarning, "traefik-nginx: proxy-ssl-verify-depth is set, and Traefik's ingress-nginx provider ignores it."},
-		{TraefikNginxServerName, LevelWarning, "traefik-nginx: the server name is read differently: without proxy-ssl-name Traefik sends the value of proxy-ssl-server-name; with it, it sends SNI whatever proxy-ssl-server-name says."},
+		{TraefikNginxServerName, LevelError, "traefik-nginx: without proxy-ssl-name Traefik sends the value of proxy-ssl-server-name (the plugin's \"on\") as the server name, which is not the gateway's: every request answers 502."},
 		{TraefikNginxSecretCrossNS, LevelError, "traefik-nginx: proxy-ssl-secret is in another namespace than the Ingress's, which Traefik v3.7+ refuses."},
 		{TraefikNginxVersionUnknown, LevelWarning, "traefik-nginx: the compatibility layer or the ALB's Traefik version could not be read; the annotations were judged as Traefik 3.7 reads them."},
+		{TraefikNginxSNIDiffers, LevelWarning, "traefik-nginx: the chain works behind Traefik, which reads the server name differently from ingress-nginx: it sends SNI whatever proxy-ssl-server-name says, or takes the name from it."},
 
 		{IstioMissing, LevelError, "The cluster does not serve networking.istio.io: Istio's CRDs are not installed."},
 		{IstioV1NotServed, LevelWarning, "networking.istio.io/v1 is not served (Istio older than 1.22, out of support): v1beta1 was used."},

@@ -456,7 +456,7 @@ var codeDocs = map[Code]CodeDoc{
 		Fix:   "Nothing to change for the chain to work; do not rely on the depth limit behind Traefik.",
 	},
 	TraefikNginxServerName: {
-		Cause: "Traefik's ingress-nginx provider takes the server name it sends and verifies from `proxy-ssl-name`, and without it from the value of `proxy-ssl-server-name`, so `\"on\"` becomes the SNI `on` and the gateway has no filter chain for it (502). With `proxy-ssl-name` set it sends SNI even when `proxy-ssl-server-name` is `\"off\"`, where ingress-nginx sends none.",
+		Cause: "Traefik's ingress-nginx provider takes the server name it sends and verifies from `proxy-ssl-name`, and without it from the value of `proxy-ssl-server-name`, so `\"on\"` becomes the SNI `on`: the gateway has no filter chain for it and the certificate is not valid for it, so every request through the ALB answers 502. Were that value the gateway's name, the chain would work, and ALB0657 says so instead.",
 		See:   seeIngressNotes,
 		Fix:   "Set `proxy-ssl-name` to the gateway domain and `proxy-ssl-server-name` to `\"on\"`: run `kubectl albistio ingress -n \"$NS\"`.",
 	},
@@ -469,6 +469,11 @@ var codeDocs = map[Code]CodeDoc{
 		Cause: "The cluster has an IngressClass of IKS's Traefik ALB, but check could not read `ibm-ingress-deploy-config` (forbidden), or an ALB runs Traefik's ingress-nginx compatibility layer and its Deployment `kube-system/<ALB ID>` was not found, not readable, or has an image tag that is not a version. The version-dependent rules then judge as Traefik 3.7 reads the annotations (IKS lists Traefik ALBs 3.7.0–3.7.11 only); this finding says so instead of staying silent.",
 		See:   `kubectl get configmap -n kube-system ibm-ingress-deploy-config -o yaml; kubectl get deployment -n kube-system "$ALB_ID" -o jsonpath='{.spec.template.spec.containers[*].image}'`,
 		Fix:   "Check with a user who may get the ConfigMap and the ALB Deployments in kube-system (`kubectl albistio rbac --for check` does not grant them yet: the Deployments' names are ALB IDs, not known when the Role is generated), or confirm the ALB's version with `ibmcloud ks ingress alb get --alb <ALB ID>`.",
+	},
+	TraefikNginxSNIDiffers: {
+		Cause: "Traefik's ingress-nginx provider sends the server name as SNI whatever `proxy-ssl-server-name` says, and without `proxy-ssl-name` takes the name from `proxy-ssl-server-name`'s value. Behind Traefik the chain works (the name it sends is the gateway's), but ingress-nginx reads a `proxy-ssl-server-name` other than `\"on\"` as no SNI (`upstream_balancer`), so the same Ingress fails behind an ingress-nginx ALB.",
+		See:   seeIngressNotes,
+		Fix:   "Set `proxy-ssl-name` to the gateway domain and `proxy-ssl-server-name` to `\"on\"`: run `kubectl albistio ingress -n \"$NS\"`.",
 	},
 
 	IstioMissing: {

@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/albistio/kubectl-albistio/pkg/certs"
-	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
 
@@ -109,7 +109,7 @@ var hopCodes = map[HopName][]Code{
 		TraefikTransportMissing, TraefikServiceNoLink, TraefikSchemeHTTP, TraefikNoClientCert, TraefikNoRootCAs, TraefikSkipVerify,
 		ClassicSSLServicesWrong,
 		TraefikNginxCompat, TraefikNginxVerifyInverted, TraefikNginxVerifyDepthIgnored, TraefikNginxServerName,
-		TraefikNginxSecretCrossNS, TraefikNginxVersionUnknown,
+		TraefikNginxSecretCrossNS, TraefikNginxVersionUnknown, TraefikNginxSNIDiffers,
 		ProbeHandshakeOK, ProbeClientRejected, ProbeClientNoAuthEKU, ProbeServerUntrusted, ProbeHandshakeFailed, ProbeNotRun,
 		CertManagerNotServed, CertManagerObjectMissing, IssuerNotReady, CertificateNotReady, CertificateSecretMissing,
 		CredentialCACertLeftover, CertManagerRenewalOverdue, CertificateSpecOther,
@@ -311,11 +311,11 @@ func hopFacts(in *Input) map[HopName][]HopFact {
 	add(HopClient, "host", "https://"+clip(p.Host))
 	add(HopClient, "paths", strings.Join(p.Paths, ", "))
 
-	flavor := string(p.Flavor)
+	flavorName := string(p.Flavor)
 	if s.FlavorError != "" {
-		flavor += " (not detected)"
+		flavorName += " (not detected)"
 	}
-	add(HopALB, "flavor", flavor)
+	add(HopALB, "flavor", flavorName)
 	ingRef := p.IstioNamespace + "/" + p.IngressName
 	if ing := s.Ingress; ing != nil {
 		class := ing.Annotations["kubernetes.io/ingress.class"]
@@ -328,7 +328,7 @@ func hopFacts(in *Input) map[HopName][]HopFact {
 		add(HopALB, "ingressClass", clip(class))
 		add(HopALB, "ingress", ingRef)
 	} else {
-		if class := p.IngressClassName(); class != "" {
+		if class := flavor.IngressClassName(p); class != "" {
 			add(HopALB, "ingressClass", class+" (expected)")
 		} else {
 			add(HopALB, "ingressClass", "unknown")
@@ -482,8 +482,8 @@ func (in *Input) clientAuthFact() string {
 func (in *Input) sniFact() string {
 	want := in.gatewaySNI()
 	s := in.Snapshot
-	if in.Params.Flavor == chain.FlavorNginx && s.Ingress != nil && s.Ingress.Annotations[render.NginxProxySSLServerName] != "on" {
-		return fmt.Sprintf("off: nginx sends \"upstream_balancer\" (the gateway expects %s)", want)
+	if u, ok := in.upstreamTLS(); ok && u.SNI.Known && !u.SNI.On {
+		return fmt.Sprintf("%s (the gateway expects %s)", u.SNI.Said, want)
 	}
 	sn, ok := albServerName(in)
 	switch {
@@ -502,39 +502,21 @@ func (in *Input) sniFact() string {
 // verificationFact says whether and how deep the ALB verifies the
 // gateway's certificate.
 func (in *Input) verificationFact() string {
-	s := in.Snapshot
-	switch in.Params.Flavor {
-	case chain.FlavorNginx:
-		if s.Ingress == nil {
-			return "unknown (no Ingress)"
-		}
-		v := strings.TrimSpace(s.Ingress.Annotations[render.NginxProxySSLVerify])
-		if v != "on" {
-			if v == "" {
-				v = "not set"
-			}
-			return fmt.Sprintf("off (proxy-ssl-verify %s): the ALB does not verify the gateway", quote(v))
-		}
-		if d, ok := configuredDepth(in); ok {
-			return fmt.Sprintf("on, depth %d", d.value)
-		}
-		return "on"
-	case chain.FlavorTraefik:
-		st := s.ServersTransport
-		switch {
-		case st == nil:
-			return "unknown (no ServersTransport)"
-		case st.Spec.InsecureSkipVerify:
-			return "off (insecureSkipVerify): the ALB does not verify the gateway"
-		}
-		return "on, no depth limit"
-	case chain.FlavorClassic:
-		if d, ok := configuredDepth(in); ok {
-			return fmt.Sprintf("on, depth %d", d.value)
-		}
-		return "unknown (no ssl-services entry for the gateway Service)"
+	u, ok := in.upstreamTLS()
+	if !ok {
+		return "unknown (flavor not detected)"
 	}
-	return "unknown (flavor not detected)"
+	switch v := u.Verify; {
+	case !v.Known:
+		return v.Said
+	case !v.On:
+		return v.Said + ": the ALB does not verify the gateway"
+	case u.Depth.Known:
+		return fmt.Sprintf("on, depth %d", u.Depth.Value)
+	case u.Depth.Unlimited:
+		return "on, no depth limit"
+	}
+	return "on"
 }
 
 // clientCAFact is the CA the gateway verifies the ALB's client certificate with.

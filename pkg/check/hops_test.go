@@ -136,6 +136,11 @@ var hopCases = []struct {
 	{"iks-today-walkthrough", HopMutualTLS, HopError, ""}, // the client certificate lacks client auth
 	{"cert-manager-client-no-client-auth", HopMutualTLS, HopError, ""},
 	{"nginx-sni-off", HopMutualTLS, HopError, ""},
+	// The flavors' readings of verification, as the drawn chain shows them.
+	{"nginx-verify-true", HopMutualTLS, HopError, ""},
+	{"traefik-skip-verify", HopMutualTLS, HopWarning, ""},
+	{"nginx-sni-true", HopMutualTLS, HopError, ""},
+	{"classic-verify-depth", HopMutualTLS, HopError, ""},
 	{"gateway-mode-simple", HopGateway, HopWarning, ""},
 	{"cert-manager-server-wrong-name", HopGateway, HopError, ""},
 	{"virtualservice-missing", HopVirtualService, HopError, HopAppService},

@@ -11,7 +11,7 @@ import (
 
 	"github.com/albistio/kubectl-albistio/pkg/certs"
 	"github.com/albistio/kubectl-albistio/pkg/chain"
-	"github.com/albistio/kubectl-albistio/pkg/render"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 )
 
 // Input is what the rules judge: a snapshot, the chain's parameters, and
@@ -34,11 +34,8 @@ func caKeys() []string { return []string{"cacert", "ca.crt"} }
 // clientKeys are the data keys of the client secret for the flavor; an
 // undetected flavor reads the nginx and Traefik keys, which IKS ALBs use.
 func (in *Input) clientKeys() (cert, key, trust string) {
-	f := in.Params.Flavor
-	if f != chain.FlavorClassic {
-		f = chain.FlavorNginx
-	}
-	return render.ClientSecretKeys(f)
+	k := flavor.SecretKeysFor(in.Params.Flavor)
+	return k.Cert, k.Key, k.Trust
 }
 
 // albPair is the ALB's certificate and key, nil when missing or unusable.

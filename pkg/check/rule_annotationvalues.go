@@ -3,19 +3,15 @@ package check
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
 
 // pastedKV reports whether an annotation value carries a pasted "key=value"
-// or "key: value" (a whole annotation line copied into the value). None of
-// the values the chain relies on (on/off, HTTPS, namespace/name, a host
-// name, a number, a transport reference) contains '=' or ':', and the
-// controllers read such a value as invalid: ingress-nginx falls back to
-// its default (off, HTTP, depth 1) or denies the location.
-func pastedKV(v string) bool { return strings.ContainsAny(v, "=:") }
+// or "key: value" (flavor.PastedKV).
+func pastedKV(v string) bool { return flavor.PastedKV(v) }
 
 // checkAnnotationValues: no annotation the flavor's ALB reads for the chain
 // holds a pasted key=value. The other rules skip such values, so each

@@ -2,9 +2,9 @@ package check
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
 
@@ -31,24 +31,12 @@ func checkClassic(in *Input) []Finding {
 	return nil
 }
 
-// classicService parses the ssl-services annotation ("ssl-service=<svc>
-// ssl-secret=<secret> ...; ssl-service=...") and returns the entry of the
-// gateway Service.
+// classicService is the gateway Service's entry of the ssl-services
+// annotation (flavor.ClassicEntry).
 func classicService(in *Input) (map[string]string, bool) {
 	ing := in.Snapshot.Ingress
 	if ing == nil {
 		return nil, false
 	}
-	for _, entry := range strings.Split(ing.Annotations[render.ClassicSSLServices], ";") {
-		fields := map[string]string{}
-		for _, tok := range strings.Fields(entry) {
-			if k, v, ok := strings.Cut(tok, "="); ok {
-				fields[k] = v
-			}
-		}
-		if fields["ssl-service"] == in.Params.GatewayService {
-			return fields, true
-		}
-	}
-	return nil, false
+	return flavor.ClassicEntry(ing.Annotations[render.ClassicSSLServices], in.Params.GatewayService)
 }

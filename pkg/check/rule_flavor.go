@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 )
 
 // bluemixPrefix is the annotation prefix of the legacy IBM ALB image.
@@ -24,20 +24,21 @@ func checkFlavor(in *Input) []Finding {
 	var fs []Finding
 	modern := map[string]string{}
 	for _, ic := range s.IngressClasses {
-		for _, f := range []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik} {
-			if ic.Spec.Controller == controllerOf(f) {
-				modern[ic.Name] = string(f)
-			}
+		if fl := flavor.ByController(ic.Spec.Controller); fl != nil {
+			modern[ic.Name] = string(fl.Name())
 		}
 	}
-	switch p.Flavor {
-	case chain.FlavorClassic:
+	fl := flavor.For(p.Flavor)
+	switch {
+	case fl == nil:
+	case len(fl.Controllers()) == 0:
+		// The legacy image, which predates IngressClasses.
 		if len(modern) > 0 {
 			fs = append(fs, newFinding(FlavorMismatch, objectRef("IngressClass", "", "*"), "",
 				fmt.Sprintf("--alb-flavor is classic, but the cluster's ALBs are %s: they ignore the ingress.bluemix.net/ssl-services annotation, so the ALB neither re-encrypts nor presents a client certificate", describeClasses(modern)),
 				"use --alb-flavor=auto (or nginx/traefik) and re-run kubectl albistio ingress"))
 		}
-	case chain.FlavorNginx, chain.FlavorTraefik:
+	default:
 		found := false
 		for _, f := range modern {
 			found = found || f == string(p.Flavor)

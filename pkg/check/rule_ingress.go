@@ -7,7 +7,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
-	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 )
 
 // checkIngress: the ALB's Ingress routes every chain path for --host to the
@@ -120,13 +120,11 @@ func tlsCovers(ing *networkingv1.Ingress, host string) bool {
 	return false
 }
 
-// controllerOf is the IngressClass controller of the nginx and Traefik ALBs.
+// controllerOf is the IngressClass controller of a flavor's ALBs, "" for
+// classic (no IngressClass) and an undetected flavor.
 func controllerOf(f chain.Flavor) string {
-	switch f {
-	case chain.FlavorNginx:
-		return kube.NginxController
-	case chain.FlavorTraefik:
-		return kube.TraefikController
+	if fl := flavor.For(f); fl != nil && len(fl.Controllers()) > 0 {
+		return fl.Controllers()[0]
 	}
 	return ""
 }

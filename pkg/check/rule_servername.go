@@ -5,8 +5,7 @@ import (
 	"strings"
 
 	"github.com/albistio/kubectl-albistio/pkg/certs"
-	"github.com/albistio/kubectl-albistio/pkg/chain"
-	"github.com/albistio/kubectl-albistio/pkg/render"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 )
 
 // checkServerName: the name the ALB sends as SNI and verifies the gateway's
@@ -51,41 +50,32 @@ type serverName struct {
 	name, object, field, setting, missing string
 }
 
-// albServerName reads the flavor's setting; ok is false when there is
-// nothing to judge (no Ingress or transport, or a pasted value).
+// albServerName is the flavor's server name as its controller reads it
+// (flavor.UpstreamTLS); ok is false when there is nothing to judge (no
+// Ingress or transport, or a pasted value).
 func albServerName(in *Input) (serverName, bool) {
-	s := in.Snapshot
-	switch in.Params.Flavor {
-	case chain.FlavorNginx:
-		if s.Ingress == nil {
-			return serverName{}, false
-		}
-		v := strings.TrimSpace(s.Ingress.Annotations[render.NginxProxySSLName])
-		return serverName{
-			name: v, object: objectRef("Ingress", s.Ingress.Namespace, s.Ingress.Name),
-			field: annotationField(render.NginxProxySSLName), setting: render.NginxProxySSLName,
-			missing: "proxy-ssl-name is not set: nginx verifies the gateway's certificate for, and sends as SNI, its upstream name \"upstream_balancer\", which neither the certificate nor the Gateway knows",
-		}, !pastedKV(v)
-	case chain.FlavorTraefik:
-		st := s.ServersTransport
-		if st == nil {
-			return serverName{}, false
-		}
-		return serverName{
-			name: strings.TrimSpace(st.Spec.ServerName), object: objectRef("ServersTransport", st.Namespace, st.Name),
-			field: "spec.serverName", setting: "the ServersTransport's serverName",
-			missing: "serverName is not set: Traefik connects to a pod address and sends no SNI the gateway knows, so Envoy has no filter chain for the connection",
-		}, true
-	case chain.FlavorClassic:
-		svc, ok := classicService(in)
-		if !ok {
-			return serverName{}, false
-		}
-		return serverName{
-			name: svc["proxy-ssl-name"], object: objectRef("Ingress", s.Ingress.Namespace, s.Ingress.Name),
-			field: annotationField(render.ClassicSSLServices), setting: "proxy-ssl-name in " + render.ClassicSSLServices,
-			missing: "ssl-services sets no proxy-ssl-name: the ALB does not send the gateway domain as SNI",
-		}, true
+	u, ok := in.upstreamTLS()
+	if !ok || !u.ServerName.Known {
+		return serverName{}, false
 	}
-	return serverName{}, false
+	sn := u.ServerName
+	return serverName{
+		name: sn.Value, object: flavorRef(sn.Object), field: sn.Field,
+		setting: sn.Setting, missing: sn.Missing,
+	}, true
 }
+
+// upstreamTLS is how the chain's ALB connects to the gateway, read from
+// the snapshot as the flavor's controller reads it; ok is false while the
+// flavor is not detected.
+func (in *Input) upstreamTLS() (flavor.UpstreamTLS, bool) {
+	fl := flavor.For(in.Params.Flavor)
+	if fl == nil {
+		return flavor.UpstreamTLS{}, false
+	}
+	s := in.Snapshot
+	return fl.UpstreamTLS(in.Params, flavor.Stored{Ingress: s.Ingress, Service: s.BackendService, Transport: s.ServersTransport}), true
+}
+
+// flavorRef names an object the flavor read a setting from, as findings do.
+func flavorRef(o flavor.ObjectRef) string { return objectRef(o.Kind, o.Namespace, o.Name) }

@@ -3,12 +3,9 @@ package check
 import (
 	"crypto/x509"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/albistio/kubectl-albistio/pkg/certs"
-	"github.com/albistio/kubectl-albistio/pkg/chain"
-	"github.com/albistio/kubectl-albistio/pkg/render"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 )
 
 // checkServerTrust: the gateway's server chain (its credential: the IKS
@@ -59,53 +56,18 @@ type verifyDepth struct {
 	said, setting string
 }
 
-// configuredDepth reads the ALB's verify depth as the flavor's controller
-// does; Traefik (Go's verifier) has no depth limit, and nginx's depth is
-// moot while verification is off (the nginx rule reports that).
+// configuredDepth is the ALB's verify depth as the flavor's controller
+// reads it (flavor.UpstreamTLS); Traefik (Go's verifier) has no depth
+// limit, and nginx's depth is moot while verification is off (the nginx
+// rule reports that).
 func configuredDepth(in *Input) (verifyDepth, bool) {
-	ing := in.Snapshot.Ingress
-	if ing == nil {
+	u, ok := in.upstreamTLS()
+	if !ok || !u.Depth.Known {
 		return verifyDepth{}, false
 	}
-	obj := objectRef("Ingress", ing.Namespace, ing.Name)
-	switch in.Params.Flavor {
-	case chain.FlavorNginx:
-		verify := strings.TrimSpace(ing.Annotations[render.NginxProxySSLVerify])
-		if verify == "" || verify == "off" || pastedKV(verify) {
-			return verifyDepth{}, false
-		}
-		raw, set := ing.Annotations[render.NginxProxySSLVerifyDepth]
-		d := verifyDepth{value: 1, object: obj, field: annotationField(render.NginxProxySSLVerifyDepth), setting: render.NginxProxySSLVerifyDepth}
-		n, err := strconv.Atoi(strings.TrimSpace(raw))
-		switch {
-		case !set:
-			d.said = "the annotation is not set, so ingress-nginx verifies to depth 1"
-		case pastedKV(raw):
-			return verifyDepth{}, false
-		case err != nil || n == 0:
-			d.said = fmt.Sprintf("%s is not a positive number, so ingress-nginx verifies to depth 1", quote(raw))
-		default:
-			d.value = n
-			d.said = fmt.Sprintf("the ALB verifies to depth %d", n)
-		}
-		return d, true
-	case chain.FlavorClassic:
-		svc, ok := classicService(in)
-		if !ok {
-			return verifyDepth{}, false
-		}
-		d := verifyDepth{value: 1, object: obj, field: annotationField(render.ClassicSSLServices), setting: "proxy-ssl-verify-depth in " + render.ClassicSSLServices}
-		n, err := strconv.Atoi(svc["proxy-ssl-verify-depth"])
-		if err != nil || n <= 0 {
-			d.said = "proxy-ssl-verify-depth is not set to a positive number, so the ALB verifies to depth 1"
-		} else {
-			d.value = n
-			d.said = fmt.Sprintf("the ALB verifies to depth %d", n)
-		}
-		return d, true
-	}
-	return verifyDepth{}, false
+	d := u.Depth
+	return verifyDepth{value: d.Value, object: flavorRef(d.Object), field: d.Field, said: d.Said, setting: d.Setting}, true
 }
 
 // annotationField names an annotation as a field path.
-func annotationField(key string) string { return "metadata.annotations[" + key + "]" }
+func annotationField(key string) string { return flavor.AnnotationField(key) }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
 
@@ -53,16 +54,13 @@ func checkTraefik(in *Input) []Finding {
 			fixIngress))
 	} else {
 		obj := objectRef("ServersTransport", st.Namespace, st.Name)
-		if !slices.Contains(st.Spec.CertificatesSecrets, p.ClientSecret) {
+		u, _ := in.upstreamTLS()
+		if !namesSecret(u.ClientCerts, p.ClientSecret) {
 			fs = append(fs, newFinding(TraefikNoClientCert, obj, "spec.certificatesSecrets",
 				fmt.Sprintf("certificatesSecrets lists %s, not %q: Traefik presents another client certificate, or none (\"certificate required\")", joinQuoted(st.Spec.CertificatesSecrets), p.ClientSecret),
 				fmt.Sprintf("list %q in certificatesSecrets (%s)", p.ClientSecret, fixIngress)))
 		}
-		roots := slices.Contains(st.Spec.RootCAsSecrets, p.ClientSecret)
-		for _, r := range st.Spec.RootCAs {
-			roots = roots || r.Secret == p.ClientSecret
-		}
-		if !roots {
+		if !namesSecret(u.TrustedCAs, p.ClientSecret) {
 			fs = append(fs, newFinding(TraefikNoRootCAs, obj, "spec.rootCAs",
 				fmt.Sprintf("rootCAs does not name %q, so Traefik verifies the gateway with other roots than the ones check verified (its system roots unless another secret is named)", p.ClientSecret),
 				fmt.Sprintf("add {secret: %s} to rootCAs (%s)", p.ClientSecret, fixIngress)))
@@ -87,4 +85,10 @@ func checkTraefik(in *Input) []Finding {
 		}
 	}
 	return fs
+}
+
+// namesSecret reports whether refs, as the flavor read them, include the
+// Secret name.
+func namesSecret(refs []flavor.ObjectRef, name string) bool {
+	return slices.ContainsFunc(refs, func(r flavor.ObjectRef) bool { return r.Kind == "Secret" && r.Name == name })
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
@@ -13,25 +14,6 @@ import (
 // 3.7.0–3.7.11 only.
 var assumedTraefik = traefikVersion{3, 7, 0}
 
-// traefikSkipsVerify says whether Traefik v's ingress-nginx provider turns
-// proxy-ssl-verify (value, set) into InsecureSkipVerify (its
-// pkg/provider/kubernetes/ingress-nginx): v3.5.0–v3.6.2 skip on "on";
-// v3.6.3–v3.6.10 skip on "off" or when unset; from v3.6.11 every value but
-// "on" (lower-cased) skips, as in ingress-nginx.
-func traefikSkipsVerify(v traefikVersion, value string, set bool) bool {
-	switch {
-	case v.less(traefikVersion{3, 6, 3}):
-		return value == "on"
-	case v.less(traefikVersion{3, 6, 11}):
-		return !set || value == "off"
-	}
-	return strings.ToLower(value) != "on"
-}
-
-// traefikRefusesCrossNamespace says whether Traefik v's provider refuses a
-// proxy-ssl-secret of another namespace than the Ingress's (v3.7.0+).
-func traefikRefusesCrossNamespace(v traefikVersion) bool { return !v.less(traefikVersion{3, 7, 0}) }
-
 // checkTraefikNginx: when the nginx-annotated Ingress is served by IKS's
 // Traefik compatibility layer (ibm-ingress-deploy-config ingressProvider
 // ingress-nginx), its annotations are judged as Traefik's ingress-nginx
@@ -40,7 +22,9 @@ func traefikRefusesCrossNamespace(v traefikVersion) bool { return !v.less(traefi
 // be Traefik's (ALB0651); proxy-ssl-verify "on" must verify (ALB0652);
 // verify depth is ignored (ALB0653); the server name comes from
 // proxy-ssl-name, else the value of proxy-ssl-server-name, and SNI is sent
-// whatever proxy-ssl-server-name says (ALB0654); v3.7+ refuses a
+// whatever proxy-ssl-server-name says (ALB0654 when the fallback name is not
+// the gateway's, a certain 502; ALB0657 when it only reads differently
+// from ingress-nginx); v3.7+ refuses a
 // proxy-ssl-secret of another namespace (ALB0655).
 //
 // The ingress-nginx ALB's own version is not read: the annotations check
@@ -83,7 +67,8 @@ func checkTraefikNginx(in *Input) []Finding {
 
 	var fs []Finding
 	a := ing.Annotations
-	verify, verifySet := a[render.NginxProxySSLVerify]
+	verify := a[render.NginxProxySSLVerify]
+	stored := flavor.Stored{Ingress: ing}
 	for _, alb := range tc.ALBs {
 		dep := objectRef("Deployment", iksNamespace, alb.ID)
 		v := assumedTraefik
@@ -103,12 +88,13 @@ func checkTraefikNginx(in *Input) []Finding {
 			fs = append(fs, newFinding(TraefikNginxCompat, dep, "",
 				fmt.Sprintf("the ALB %s serves the Ingress through Traefik's ingress-nginx compatibility layer: Traefik %s (image %s); the nginx annotations were judged as that version reads them", alb.ID, v, alb.Image), ""))
 		}
-		if !pastedKV(verify) && verify == "on" && traefikSkipsVerify(v, verify, verifySet) {
+		compat := flavor.TraefikNginx{Version: v}
+		if !pastedKV(verify) && verify == "on" && !compat.UpstreamTLS(in.Params, stored).Verify.On {
 			fs = append(fs, newFinding(TraefikNginxVerifyInverted, obj, annotationField(render.NginxProxySSLVerify),
 				fmt.Sprintf("proxy-ssl-verify is \"on\", but Traefik %s on the ALB %s reads \"on\" as skip verification (inverted in v3.5.0–v3.6.2): the ALB accepts any certificate from whatever answers at the gateway's address", v, alb.ID),
 				"have IBM Cloud update the ALB to a current Traefik version (ibmcloud ks ingress alb update), which reads \"on\" as verify"))
 		}
-		if sec := a[render.NginxProxySSLSecret]; traefikRefusesCrossNamespace(v) && !pastedKV(sec) {
+		if sec := a[render.NginxProxySSLSecret]; compat.RefusesCrossNamespace() && !pastedKV(sec) {
 			if ns, _, ok := strings.Cut(strings.TrimSpace(sec), "/"); ok && ns != "" && ns != ing.Namespace {
 				fs = append(fs, newFinding(TraefikNginxSecretCrossNS, obj, annotationField(render.NginxProxySSLSecret),
 					fmt.Sprintf("proxy-ssl-secret %s is in namespace %s, not the Ingress's %s: Traefik %s on the ALB %s refuses it (\"cross-namespace proxy SSL secret not allowed\") and presents no client certificate", quote(sec), quote(ns), ing.Namespace, v, alb.ID),
@@ -121,15 +107,23 @@ func checkTraefikNginx(in *Input) []Finding {
 			fmt.Sprintf("proxy-ssl-verify-depth is %s, but Traefik's ingress-nginx provider ignores it (as it ignores proxy-ssl-ciphers and proxy-ssl-protocols): the gateway's chain is verified at any depth", quote(d)),
 			"nothing to change for the chain to work; do not rely on the depth limit behind Traefik"))
 	}
+	// The server name does not depend on the version: any one reads it.
+	sn := flavor.TraefikNginx{Version: assumedTraefik}.UpstreamTLS(in.Params, stored).ServerName
 	name, nameSet := a[render.NginxProxySSLName]
 	sni, sniSet := a[render.NginxProxySSLServerName]
 	switch {
-	case (!nameSet || name == "") && sniSet:
+	case sn.Fallback && !strings.EqualFold(strings.TrimSpace(sn.Value), in.gatewaySNI()):
+		// The fallback name ("on", as the plugin and the walkthrough write
+		// proxy-ssl-server-name) is not the gateway's: a certain 502.
 		fs = append(fs, newFinding(TraefikNginxServerName, obj, annotationField(render.NginxProxySSLName),
-			fmt.Sprintf("proxy-ssl-name is not set, so Traefik's ingress-nginx provider takes the value of proxy-ssl-server-name, %s, as the name it sends and verifies: the gateway has no filter chain for it (502)", quote(sni)),
+			fmt.Sprintf("proxy-ssl-name is not set, so Traefik's ingress-nginx provider takes the value of proxy-ssl-server-name, %s, as the name it sends and verifies: the gateway has no filter chain for it (502)", quote(sn.Value)),
 			fmt.Sprintf("set proxy-ssl-name to %s (re-run kubectl albistio ingress)", in.gatewaySNI())))
+	case sn.Fallback:
+		fs = append(fs, newFinding(TraefikNginxSNIDiffers, obj, annotationField(render.NginxProxySSLName),
+			fmt.Sprintf("proxy-ssl-name is not set, so Traefik's ingress-nginx provider takes the value of proxy-ssl-server-name, %s, the gateway's name, as the name it sends and verifies: the chain works behind Traefik, but ingress-nginx reads that value as no SNI", quote(sn.Value)),
+			fmt.Sprintf("set proxy-ssl-name to %s and proxy-ssl-server-name to \"on\" (re-run kubectl albistio ingress)", in.gatewaySNI())))
 	case sniSet && sni != "on" && nameSet:
-		fs = append(fs, newFinding(TraefikNginxServerName, obj, annotationField(render.NginxProxySSLServerName),
+		fs = append(fs, newFinding(TraefikNginxSNIDiffers, obj, annotationField(render.NginxProxySSLServerName),
 			fmt.Sprintf("proxy-ssl-server-name is %s, which ingress-nginx reads as no SNI, but Traefik's ingress-nginx provider sends proxy-ssl-name %s as SNI anyway: this Ingress behaves differently behind an ingress-nginx ALB", quote(sni), quote(name)),
 			`set it to "on" (re-run kubectl albistio ingress)`))
 	}

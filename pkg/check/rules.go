@@ -37,7 +37,7 @@ func Rules() []Rule {
 			TraefikNoRootCAs, TraefikSkipVerify, TraefikRouterNoTLS}, checkTraefik},
 		{"classic", []Code{ClassicSSLServicesWrong}, checkClassic},
 		{"traefik-nginx", []Code{TraefikNginxCompat, TraefikNginxClassIgnored, TraefikNginxVerifyInverted, TraefikNginxVerifyDepthIgnored,
-			TraefikNginxServerName, TraefikNginxSecretCrossNS, TraefikNginxVersionUnknown}, checkTraefikNginx},
+			TraefikNginxServerName, TraefikNginxSecretCrossNS, TraefikNginxVersionUnknown, TraefikNginxSNIDiffers}, checkTraefikNginx},
 		{"cert-manager", []Code{CertManagerNotServed, CertManagerObjectMissing, IssuerNotReady, CertificateNotReady,
 			CertificateSecretMissing, CredentialCACertLeftover, CertManagerRenewalOverdue, CertificateSpecOther}, checkCertManager},
 		{"renewal", []Code{ALBTLSCopyUnrenewed, RenewalDue}, checkRenewal},

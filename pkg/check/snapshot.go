@@ -4,7 +4,8 @@ import (
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 )
 
 // Snapshot is what check read from the cluster: the objects of one chain and
@@ -92,28 +93,12 @@ type Snapshot struct {
 	HopServerSecret *corev1.Secret
 }
 
-// ServersTransport is the part of Traefik's traefik.io/v1alpha1
-// ServersTransport that check reads (Traefik's Go types are not a
-// dependency of the plugin).
-type ServersTransport struct {
-	Namespace string
-	Name      string
-	Spec      ServersTransportSpec
-	// ManagedFields say who owns which of its fields (conflictFixes).
-	ManagedFields []metav1.ManagedFieldsEntry
-}
+// ServersTransport is the part of Traefik's ServersTransport that check
+// reads; the type is the Traefik flavor's (flavor.ServersTransport).
+type ServersTransport = flavor.ServersTransport
 
 // ServersTransportSpec holds the TLS settings of a ServersTransport.
-type ServersTransportSpec struct {
-	ServerName          string   `json:"serverName,omitempty"`
-	InsecureSkipVerify  bool     `json:"insecureSkipVerify,omitempty"`
-	RootCAs             []RootCA `json:"rootCAs,omitempty"`
-	RootCAsSecrets      []string `json:"rootCAsSecrets,omitempty"` // deprecated spelling, still read by Traefik v3
-	CertificatesSecrets []string `json:"certificatesSecrets,omitempty"`
-}
+type ServersTransportSpec = flavor.ServersTransportSpec
 
 // RootCA names a Secret or a ConfigMap holding CA certificates.
-type RootCA struct {
-	Secret    string `json:"secret,omitempty"`
-	ConfigMap string `json:"configMap,omitempty"`
-}
+type RootCA = flavor.RootCA

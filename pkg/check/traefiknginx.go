@@ -2,9 +2,7 @@ package check
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
 )
 
@@ -63,37 +62,11 @@ type CompatALB struct {
 	Version *traefikVersion
 }
 
-// traefikVersion is major.minor.patch.
-type traefikVersion [3]int
+// traefikVersion is Traefik's version (flavor.TraefikVersion).
+type traefikVersion = flavor.TraefikVersion
 
-func (v traefikVersion) String() string { return fmt.Sprintf("v%d.%d.%d", v[0], v[1], v[2]) }
-
-func (v traefikVersion) less(o traefikVersion) bool { return slices.Compare(v[:], o[:]) < 0 }
-
-// parseTraefikVersion reads the version of an image reference whose tag is
-// "3.X.X_XXXX_iks" (IKS) or "v3.X.X" / "3.X.X" (upstream).
-func parseTraefikVersion(image string) *traefikVersion {
-	i := strings.LastIndex(image, ":")
-	if i < 0 || strings.Contains(image[i:], "/") {
-		return nil
-	}
-	tag := strings.TrimPrefix(image[i+1:], "v")
-	tag, _, _ = strings.Cut(tag, "_")
-	tag, _, _ = strings.Cut(tag, "-")
-	parts := strings.Split(tag, ".")
-	if len(parts) != 3 {
-		return nil
-	}
-	var v traefikVersion
-	for j, s := range parts {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return nil
-		}
-		v[j] = n
-	}
-	return &v
-}
+// parseTraefikVersion reads Traefik's version from an image reference.
+func parseTraefikVersion(image string) *traefikVersion { return flavor.ParseTraefikVersion(image) }
 
 // ingressClassName is the class the Ingress names (spec or the legacy
 // annotation), "" for none.

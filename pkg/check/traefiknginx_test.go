@@ -13,65 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
-// TestTraefikSkipsVerify pins Traefik's ingress-nginx provider's reading of
-// proxy-ssl-verify at each version boundary: v3.6.2/v3.6.3 (== "on" →
-// == "off") and v3.6.10/v3.6.11 (== "off" → != "on", lower-cased).
-func TestTraefikSkipsVerify(t *testing.T) {
-	type val struct {
-		value string
-		set   bool
-	}
-	on, off, unset, upper, empty := val{"on", true}, val{"off", true}, val{"", false}, val{"ON", true}, val{"", true}
-	for _, tc := range []struct {
-		version traefikVersion
-		skips   []val
-		verify  []val
-	}{
-		{traefikVersion{3, 5, 0}, []val{on}, []val{off, unset, upper, empty}},
-		{traefikVersion{3, 6, 2}, []val{on}, []val{off, unset, upper, empty}},
-		{traefikVersion{3, 6, 3}, []val{off, unset}, []val{on, upper, empty}},
-		{traefikVersion{3, 6, 10}, []val{off, unset}, []val{on, upper, empty}},
-		{traefikVersion{3, 6, 11}, []val{off, unset, empty}, []val{on, upper}},
-		{traefikVersion{3, 7, 0}, []val{off, unset, empty}, []val{on, upper}},
-	} {
-		for _, v := range tc.skips {
-			if !traefikSkipsVerify(tc.version, v.value, v.set) {
-				t.Errorf("%s, proxy-ssl-verify %q (set %v): verifies, want skip", tc.version, v.value, v.set)
-			}
-		}
-		for _, v := range tc.verify {
-			if traefikSkipsVerify(tc.version, v.value, v.set) {
-				t.Errorf("%s, proxy-ssl-verify %q (set %v): skips, want verify", tc.version, v.value, v.set)
-			}
-		}
-	}
-	for v, refuses := range map[traefikVersion]bool{{3, 6, 12}: false, {3, 7, 0}: true, {3, 7, 11}: true, {3, 5, 0}: false} {
-		if got := traefikRefusesCrossNamespace(v); got != refuses {
-			t.Errorf("%s refuses a cross-namespace secret: %v, want %v", v, got, refuses)
-		}
-	}
-}
-
-func TestParseTraefikVersion(t *testing.T) {
-	for image, want := range map[string]string{
-		"icr.io/ext/ingress/traefik:3.7.2_2231_iks": "v3.7.2",
-		"traefik:v3.6.12":                    "v3.6.12",
-		"registry:5000/traefik:3.6.10_1_iks": "v3.6.10",
-		"traefik":                            "",
-		"registry:5000/traefik":              "",
-		"traefik:latest":                     "",
-		"traefik:3.7":                        "",
-	} {
-		got := ""
-		if v := parseTraefikVersion(image); v != nil {
-			got = v.String()
-		}
-		if got != want {
-			t.Errorf("%s: %q, want %q", image, got, want)
-		}
-	}
-}
-
 // compatWorld is an nginx-flavored world served by the compatibility
 // layer of one ALB at Traefik tag.
 func compatWorld(t *testing.T, tag string) *world {
@@ -157,5 +98,25 @@ func TestTraefikNginxForbidden(t *testing.T) {
 				t.Errorf("findings %v: want ALB0656", got)
 			}
 		})
+	}
+}
+
+// TestTraefikNginxFallbackIsError: the server name Traefik falls back to
+// ("on") guarantees a 502, an error; the same fallback to the gateway's
+// name works behind Traefik, a warning.
+func TestTraefikNginxFallbackIsError(t *testing.T) {
+	for fixture, want := range map[string]struct {
+		code  Code
+		level Level
+	}{
+		"traefik-nginx-server-name-fallback":         {TraefikNginxServerName, LevelError},
+		"traefik-nginx-server-name-fallback-gateway": {TraefikNginxSNIDiffers, LevelWarning},
+		"traefik-nginx-sni-off":                      {TraefikNginxSNIDiffers, LevelWarning},
+	} {
+		_, fs := gridInput(t, fixture)
+		i := slices.IndexFunc(fs, func(f Finding) bool { return f.Code == want.code })
+		if i < 0 || fs[i].Level != want.level {
+			t.Errorf("%s: want %s at level %s, got %v", fixture, want.code, want.level, fs)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/albistio/kubectl-albistio/pkg/apply"
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 	"github.com/albistio/kubectl-albistio/pkg/identity"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
 	"github.com/albistio/kubectl-albistio/pkg/render"
@@ -149,7 +150,7 @@ func (o *IngressOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	warnClassic(o.ErrOut, o.Params)
+	flavorNotice(o.ErrOut, o.Params)
 	return o.applyAndPrint(ctx, o.clients, o.Out, objs)
 }
 
@@ -167,9 +168,10 @@ func albIngresses(p *chain.Params, b render.Backend) (render.Objects, error) {
 	return objs, nil
 }
 
-// warnClassic says, for the classic flavor, that today's ALBs ignore it.
-func warnClassic(w io.Writer, p *chain.Params) {
-	if p.Flavor == chain.FlavorClassic {
-		fmt.Fprintln(w, "Warning: the classic flavor's ingress.bluemix.net annotations are ignored by IKS ALBs running ingress-nginx or Traefik; use it only on a legacy ALB")
+// flavorNotice prints the flavor's notice: for the classic flavor, that
+// today's ALBs ignore it.
+func flavorNotice(w io.Writer, p *chain.Params) {
+	if fl := flavor.For(p.Flavor); fl != nil && fl.Notice() != "" {
+		fmt.Fprintln(w, "Warning: "+fl.Notice())
 	}
 }

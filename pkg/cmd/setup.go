@@ -371,7 +371,7 @@ func (o *SetupOptions) render(ctx context.Context, c *kube.Clients) (render.Obje
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	warnClassic(o.ErrOut, p)
+	flavorNotice(o.ErrOut, p)
 	var objs render.Objects
 	if newNamespace != nil {
 		objs = append(objs, render.Namespace(p))

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
 
@@ -49,26 +50,31 @@ func PreferredIstioVersion(served []string) string {
 	return ""
 }
 
-// IKS ALB controllers, as their IngressClasses name them.
+// IKS ALB controllers, as their IngressClasses name them (the flavors'
+// own facts, kept here for kube's callers).
 const (
-	NginxController   = "k8s.io/ingress-nginx"
-	TraefikController = "traefik.io/ingress-controller"
+	NginxController   = flavor.NginxController
+	TraefikController = flavor.TraefikController
 )
+
+// flavorsByClass groups the IngressClasses by the flavor whose controller
+// serves them.
+func flavorsByClass(classes []networkingv1.IngressClass) map[chain.Flavor][]string {
+	byFlavor := map[chain.Flavor][]string{}
+	for _, ic := range classes {
+		if fl := flavor.ByController(ic.Spec.Controller); fl != nil {
+			byFlavor[fl.Name()] = append(byFlavor[fl.Name()], ic.Name)
+		}
+	}
+	return byFlavor
+}
 
 // FlavorFromClasses picks the ALB flavor from the cluster's IngressClasses.
 // Public classes win over private ones (the chain's host is public); a cluster
 // running both nginx and Traefik ALBs (mid-migration) is ambiguous and the
 // user must say which ALB serves the host.
 func FlavorFromClasses(classes []networkingv1.IngressClass) (chain.Flavor, string, error) {
-	byFlavor := map[chain.Flavor][]string{}
-	for _, ic := range classes {
-		switch ic.Spec.Controller {
-		case NginxController:
-			byFlavor[chain.FlavorNginx] = append(byFlavor[chain.FlavorNginx], ic.Name)
-		case TraefikController:
-			byFlavor[chain.FlavorTraefik] = append(byFlavor[chain.FlavorTraefik], ic.Name)
-		}
-	}
+	byFlavor := flavorsByClass(classes)
 	switch len(byFlavor) {
 	case 0:
 		var names []string
@@ -78,7 +84,7 @@ func FlavorFromClasses(classes []networkingv1.IngressClass) (chain.Flavor, strin
 		if len(names) == 0 {
 			names = []string{"none"}
 		}
-		return "", "", fmt.Errorf("no IngressClass of an IKS ALB (controller %s or %s) found; the cluster has: %s. Pass --alb-flavor=nginx, traefik or classic", NginxController, TraefikController, strings.Join(names, ", "))
+		return "", "", fmt.Errorf("no IngressClass of an IKS ALB (controller %s) found; the cluster has: %s. Pass --alb-flavor=nginx, traefik or classic", strings.Join(flavor.Controllers(), " or "), strings.Join(names, ", "))
 	case 1:
 		for f, names := range byFlavor {
 			return f, preferPublic(names), nil
@@ -95,15 +101,7 @@ func FlavorFromClasses(classes []networkingv1.IngressClass) (chain.Flavor, strin
 // BothALBs is, for a cluster whose IngressClasses show both an nginx and a
 // Traefik ALB, the class of each (public ones preferred); nil otherwise.
 func BothALBs(classes []networkingv1.IngressClass) map[chain.Flavor]string {
-	byFlavor := map[chain.Flavor][]string{}
-	for _, ic := range classes {
-		switch ic.Spec.Controller {
-		case NginxController:
-			byFlavor[chain.FlavorNginx] = append(byFlavor[chain.FlavorNginx], ic.Name)
-		case TraefikController:
-			byFlavor[chain.FlavorTraefik] = append(byFlavor[chain.FlavorTraefik], ic.Name)
-		}
-	}
+	byFlavor := flavorsByClass(classes)
 	if len(byFlavor[chain.FlavorNginx]) == 0 || len(byFlavor[chain.FlavorTraefik]) == 0 {
 		return nil
 	}

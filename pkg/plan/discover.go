@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 	"github.com/albistio/kubectl-albistio/pkg/internal/safetext"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
 	"github.com/albistio/kubectl-albistio/pkg/render"
@@ -445,22 +446,13 @@ func flavorOf(ing *networkingv1.Ingress, classes []networkingv1.IngressClass) ch
 			if ic.Name != *c {
 				continue
 			}
-			switch ic.Spec.Controller {
-			case kube.NginxController:
-				return chain.FlavorNginx
-			case kube.TraefikController:
-				return chain.FlavorTraefik
+			if fl := flavor.ByController(ic.Spec.Controller); fl != nil {
+				return fl.Name()
 			}
 		}
 	}
-	a := ing.Annotations
-	switch {
-	case a[render.ClassicSSLServices] != "":
-		return chain.FlavorClassic
-	case a[render.NginxProxySSLSecret] != "" || a[render.NginxBackendProtocol] != "":
-		return chain.FlavorNginx
-	case a[render.TraefikRouterTLS] != "" || a[render.TraefikRouterEntryPoints] != "":
-		return chain.FlavorTraefik
+	if fl := flavor.Marked(ing.Annotations); fl != nil {
+		return fl.Name()
 	}
 	return ""
 }

@@ -18,6 +18,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
 	"github.com/albistio/kubectl-albistio/pkg/render"
 )
@@ -205,7 +206,7 @@ func compared(p *chain.Params) map[string]any {
 		"IstioNamespace": p.IstioNamespace, "ALBSecret": p.ALBSecret, "ALBSecretNamespace": p.ALBSecretNamespace,
 		"GatewayDomain": p.GatewayDomain, "GatewaySecret": p.GatewaySecret, "GatewayName": p.GatewayName,
 		"GatewayService": p.GatewayService, "GatewayServicePort": p.GatewayServicePort, "GatewaySelector": p.SelectorString(),
-		"Flavor": p.Flavor, "IngressClass": p.IngressClassName(), "ClientSecret": p.ClientSecret,
+		"Flavor": p.Flavor, "IngressClass": flavor.IngressClassName(p), "ClientSecret": p.ClientSecret,
 		"VirtualServiceName": p.VirtualServiceName, "IngressName": p.IngressName,
 	}
 }

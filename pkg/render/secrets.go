@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
+	"github.com/albistio/kubectl-albistio/pkg/flavor"
 )
 
 // ClientIdentity is what the ALB presents to the gateway and what it trusts
@@ -25,24 +26,11 @@ type ClientIdentity struct {
 	SourceHash string
 }
 
-// Keys of the ALB's client secret, per flavor. ingress-nginx reads tls.crt,
-// tls.key and ca.crt from proxy-ssl-secret; Traefik reads tls.crt/tls.key from
-// certificatesSecrets and ca.crt from rootCAs; the classic IBM ALB's
-// ssl-services annotation reads client.crt, client.key and trusted.crt.
-type secretKeys struct{ cert, key, trust string }
-
-func clientSecretKeys(f chain.Flavor) secretKeys {
-	if f == chain.FlavorClassic {
-		return secretKeys{cert: "client.crt", key: "client.key", trust: "trusted.crt"}
-	}
-	return secretKeys{cert: "tls.crt", key: "tls.key", trust: "ca.crt"}
-}
-
 // ClientSecretKeys returns the data keys of the ALB's client secret for a
-// flavor: certificate, key and trusted CA.
+// flavor: certificate, key and trusted CA (flavor.Flavor.ClientSecretKeys).
 func ClientSecretKeys(f chain.Flavor) (cert, key, trust string) {
-	k := clientSecretKeys(f)
-	return k.cert, k.key, k.trust
+	k := flavor.SecretKeysFor(f)
+	return k.Cert, k.Key, k.Trust
 }
 
 func secret(p *chain.Params, name string, typ corev1.SecretType, annotations map[string]string, data map[string][]byte) *unstructured.Unstructured {
@@ -61,14 +49,14 @@ func secret(p *chain.Params, name string, typ corev1.SecretType, annotations map
 // Opaque, like the walkthrough's `kubectl create secret generic`, so that an
 // existing alb-certs can be taken over without an immutable type change.
 func ClientSecret(p *chain.Params, id *ClientIdentity) *unstructured.Unstructured {
-	k := clientSecretKeys(p.Flavor)
+	k := flavor.SecretKeysFor(p.Flavor)
 	return secret(p, p.ClientSecret, corev1.SecretTypeOpaque,
 		map[string]string{
 			chain.AnnotationIdentity:   string(id.Mode),
 			chain.AnnotationSource:     id.Source,
 			chain.AnnotationSourceHash: id.SourceHash,
 		},
-		map[string][]byte{k.cert: id.CertChainPEM, k.key: id.KeyPEM, k.trust: id.GatewayTrustPEM})
+		map[string][]byte{k.Cert: id.CertChainPEM, k.Key: id.KeyPEM, k.Trust: id.GatewayTrustPEM})
 }
 
 // CACertSecret is <gateway-secret>-cacert: the CA a MUTUAL gateway verifies
