@@ -496,8 +496,8 @@ func TestDiscoverChainOnBothALBs(t *testing.T) {
 		if f.Ingress != want.IstioNamespace+"/"+want.IngressName || f.Params.IngressName != want.IngressName {
 			t.Errorf("%s side: Ingress %s (IngressName %s), want %s/%s", fl, f.Ingress, f.Params.IngressName, want.IstioNamespace, want.IngressName)
 		}
-		if f.Params.IngressClassName() != want.IngressClassName() {
-			t.Errorf("%s side: class %s, want %s", fl, f.Params.IngressClassName(), want.IngressClassName())
+		if flavor.IngressClassName(f.Params) != flavor.IngressClassName(want) {
+			t.Errorf("%s side: class %s, want %s", fl, flavor.IngressClassName(f.Params), flavor.IngressClassName(want))
 		}
 		if !slices.ContainsFunc(f.Notes, func(n string) bool { return strings.Contains(n, string(fl)+" ALB's side") }) {
 			t.Errorf("%s side: no note saying which side it is: %q", fl, f.Notes)
