@@ -111,6 +111,10 @@ const (
 	TraefikNginxSecretCrossNS      Code = "ALB0655"
 	TraefikNginxVersionUnknown     Code = "ALB0656"
 	TraefikNginxSNIDiffers         Code = "ALB0657"
+	// ingress-nginx's release: how it reads proxy-ssl-secret (nginxversion.go).
+	NginxIngressSkipped        Code = "ALB0658"
+	NginxVersionUnknown        Code = "ALB0659"
+	NginxLocationDeniedVersion Code = "ALB0660"
 )
 
 // 07xx: the Istio API the cluster serves.
@@ -247,6 +251,9 @@ func Catalog() []CodeInfo {
 		{TraefikNginxSecretCrossNS, LevelError, "traefik-nginx: proxy-ssl-secret is in another namespace than the Ingress's, which Traefik v3.7+ refuses."},
 		{TraefikNginxVersionUnknown, LevelWarning, "traefik-nginx: the compatibility layer or the ALB's Traefik version could not be read; the annotations were judged as Traefik 3.7 reads them."},
 		{TraefikNginxSNIDiffers, LevelWarning, "traefik-nginx: the chain works behind Traefik, which reads the server name differently from ingress-nginx: it sends SNI whatever proxy-ssl-server-name says, or takes the name from it."},
+		{NginxIngressSkipped, LevelError, "nginx: the ALB's ingress-nginx (v1.12.0 or later) validates annotations and refuses proxy-ssl-secret's value, so it skips the whole Ingress: none of its hosts and paths is served."},
+		{NginxVersionUnknown, LevelWarning, "nginx: proxy-ssl-secret's value is one ingress-nginx releases read differently, and the ALB's version could not be read; it was judged as v1.12.0 and later read it."},
+		{NginxLocationDeniedVersion, LevelInfo, "nginx: the ALB's ingress-nginx (before v1.12.0) does not validate annotations by default, so proxy-ssl-secret's value denies the location (503); from v1.12.0 it skips the whole Ingress."},
 
 		{IstioMissing, LevelError, "The cluster does not serve networking.istio.io: Istio's CRDs are not installed."},
 		{IstioV1NotServed, LevelWarning, "networking.istio.io/v1 is not served (Istio older than 1.22, out of support): v1beta1 was used."},

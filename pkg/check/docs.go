@@ -470,6 +470,21 @@ var codeDocs = map[Code]CodeDoc{
 		See:   `kubectl get configmap -n kube-system ibm-ingress-deploy-config -o yaml; kubectl get deployment -n kube-system "$ALB_ID" -o jsonpath='{.spec.template.spec.containers[*].image}'`,
 		Fix:   "Check with a user who may get the ConfigMap and the ALB Deployments in kube-system (`kubectl albistio rbac --for check` does not grant them yet: the Deployments' names are ALB IDs, not known when the Role is generated), or confirm the ALB's version with `ibmcloud ks ingress alb get --alb <ALB ID>`.",
 	},
+	NginxIngressSkipped: {
+		Cause: "`proxy-ssl-secret` has a character ingress-nginx's annotation validator refuses (it allows letters, digits, `-._~/:`; spaces are removed first), e.g. a pasted `key=value` or quotes. Annotation validation is on by default from ingress-nginx v1.12.0 (`--enable-annotation-validation`), and a refused `proxy-ssl-secret` is returned as an error that drops the whole Ingress (\"ingress contains invalid annotation value\"), so every host and path of that Ingress goes unserved, not only the chain's. The finding names the ALB and version judged.",
+		See:   `kubectl get ingress -n "$ISTIO_NS" "$INGRESS" -o jsonpath='{.metadata.annotations.nginx\.ingress\.kubernetes\.io/proxy-ssl-secret}'; kubectl logs -n kube-system deploy/"$ALB_ID" | grep 'invalid annotation value'`,
+		Fix:   "Set the value to `namespace/name` alone: run `kubectl albistio ingress -n \"$NS\"` (add `--force-conflicts` when another manager owns the annotation).",
+	},
+	NginxVersionUnknown: {
+		Cause: "`proxy-ssl-secret` has a value ingress-nginx reads differently by release (see ALB0658 and ALB0660), and check could not tell the ALB's release: `kube-system/ibm-ingress-deploy-config` lists no ALB of the Ingress class's visibility, or it or the ALB's Deployment `kube-system/<ALB ID>` is missing or forbidden, or the image tag is not an ingress-nginx version. check then judges as v1.12.0 and later read it (ALB0658), which is what IKS's current ALBs run.",
+		See:   `ibmcloud ks ingress alb ls --cluster "$CLUSTER"; kubectl get deployment -n kube-system "$ALB_ID" -o jsonpath='{.spec.template.spec.containers[*].image}'`,
+		Fix:   "Fix the value (the finding on it, ALB0611, ALB0612 or ALB0620, says how); to let check read the version, check as a user who may get the ConfigMap and the ALB Deployments in kube-system.",
+	},
+	NginxLocationDeniedVersion: {
+		Cause: "The ALB runs ingress-nginx before v1.12.0, which does not validate annotation values by default: the `proxy-ssl-secret` value that ALB0611, ALB0612 or ALB0620 reports makes it deny the chain's location (503). Upgrading the ALB to v1.12.0 or later turns on validation, and the same value then drops the whole Ingress (ALB0658).",
+		See:   `kubectl get deployment -n kube-system "$ALB_ID" -o jsonpath='{.spec.template.spec.containers[*].image}'`,
+		Fix:   "Fix the value before the ALB is updated: run `kubectl albistio ingress -n \"$NS\"`.",
+	},
 	TraefikNginxSNIDiffers: {
 		Cause: "Traefik's ingress-nginx provider sends the server name as SNI whatever `proxy-ssl-server-name` says, and without `proxy-ssl-name` takes the name from `proxy-ssl-server-name`'s value. Behind Traefik the chain works (the name it sends is the gateway's), but ingress-nginx reads a `proxy-ssl-server-name` other than `\"on\"` as no SNI (`upstream_balancer`), so the same Ingress fails behind an ingress-nginx ALB.",
 		See:   seeIngressNotes,

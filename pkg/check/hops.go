@@ -110,6 +110,7 @@ var hopCodes = map[HopName][]Code{
 		ClassicSSLServicesWrong,
 		TraefikNginxCompat, TraefikNginxVerifyInverted, TraefikNginxVerifyDepthIgnored, TraefikNginxServerName,
 		TraefikNginxSecretCrossNS, TraefikNginxVersionUnknown, TraefikNginxSNIDiffers,
+		NginxIngressSkipped, NginxVersionUnknown, NginxLocationDeniedVersion,
 		ProbeHandshakeOK, ProbeClientRejected, ProbeClientNoAuthEKU, ProbeServerUntrusted, ProbeHandshakeFailed, ProbeNotRun,
 		CertManagerNotServed, CertManagerObjectMissing, IssuerNotReady, CertificateNotReady, CertificateSecretMissing,
 		CredentialCACertLeftover, CertManagerRenewalOverdue, CertificateSpecOther,

@@ -97,6 +97,7 @@ const (
 	stepServersTransport
 	stepTraefikCompat  // nginx flavor with a Traefik IngressClass only
 	stepALBDeployments // one GET per ALB running Traefik's ingress-nginx provider
+	stepNginxALBs      // ibm-ingress-deploy-config and the ALB Deployments, only for a proxy-ssl-secret releases read differently
 	stepSelfSignedIssuer
 	stepCACertificate
 	stepCAIssuer
@@ -265,6 +266,7 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 		<-classes
 		<-ingress
 		r.readTraefikCompat(s, p)
+		r.readNginxALBs(s, p)
 	})
 	r.wg.Wait()
 	if r.err != nil {

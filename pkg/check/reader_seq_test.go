@@ -101,6 +101,9 @@ func readSequential(ctx context.Context, api API, p *chain.Params) (*Snapshot, e
 	if wantsTraefikCompat(s, p) && r.err == nil {
 		r.readTraefikCompat(s, p)
 	}
+	if wantsNginxVersion(s, p) && r.err == nil {
+		r.readNginxALBs(s)
+	}
 	served := true
 	if certManager {
 		for _, cr := range certManagerReads(s, p) {
@@ -304,4 +307,55 @@ func (r *seqReader) readTraefikCompat(s *Snapshot, p *chain.Params) {
 		}
 		tc.ALBs = append(tc.ALBs, alb)
 	}
+}
+
+// readNginxALBs is the sequential read of the ingress-nginx ALBs' releases:
+// the ConfigMap (unless the compatibility layer's read has it), then each
+// ALB's Deployment; forbidden is not an error.
+func (r *seqReader) readNginxALBs(s *Snapshot) {
+	na := &NginxALBs{}
+	var providers map[string]string
+	if tc := s.TraefikCompat; tc != nil && !tc.Forbidden {
+		providers, na.ConfigMissing = tc.Providers, tc.Providers == nil
+	} else {
+		u, err := r.api.Get(r.ctx, configMaps, iksNamespace, iksDeployConfig)
+		switch {
+		case kube.IsForbidden(err):
+			na.ConfigForbidden = true
+		case err != nil:
+			r.err = err
+			return
+		case u == nil:
+			na.ConfigMissing = true
+		default:
+			var cm corev1.ConfigMap
+			if !r.convert(u, &cm) {
+				return
+			}
+			providers = parseDeployConfig(&cm)
+		}
+	}
+	for _, id := range nginxALBIDs(providers, ingressClassName(s.Ingress)) {
+		alb := NginxALB{ID: id}
+		du, err := r.api.Get(r.ctx, deployments, iksNamespace, id)
+		switch {
+		case kube.IsForbidden(err):
+			alb.Forbidden = true
+		case err != nil:
+			r.err = err
+			return
+		}
+		alb.Missing = du == nil && !alb.Forbidden
+		if du != nil {
+			var d appsv1.Deployment
+			if !r.convert(du, &d) {
+				return
+			}
+			if !alb.read(&d) {
+				continue
+			}
+		}
+		na.ALBs = append(na.ALBs, alb)
+	}
+	s.NginxALBs = na
 }

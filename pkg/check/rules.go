@@ -32,6 +32,7 @@ func Rules() []Rule {
 		{"annotation-values", []Code{AnnotationPastedKV}, checkAnnotationValues},
 		{"nginx", []Code{NginxNotHTTPS, NginxSSLSecretInvalid, NginxSSLSecretCrossNS, NginxSSLSecretOther,
 			NginxVerifyInvalid, NginxVerifyOff, NginxSNIOff}, checkNginx},
+		{"nginx-version", []Code{NginxIngressSkipped, NginxVersionUnknown, NginxLocationDeniedVersion}, checkNginxVersion},
 		{"server-name", []Code{ServerNameMissing, ServerNameNotInCert, ServerNameNotOnGateway}, checkServerName},
 		{"traefik", []Code{TraefikTransportMissing, TraefikServiceNoLink, TraefikSchemeHTTP, TraefikNoClientCert,
 			TraefikNoRootCAs, TraefikSkipVerify, TraefikRouterNoTLS}, checkTraefik},

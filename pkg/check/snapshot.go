@@ -68,6 +68,10 @@ type Snapshot struct {
 	// TraefikCompat is IKS's Traefik compatibility layer as read; nil when
 	// not looked for (not the nginx flavor, or no Traefik IngressClass).
 	TraefikCompat *TraefikCompat
+	// NginxALBs are the ingress-nginx ALBs of the Ingress class's
+	// visibility with their releases; nil unless proxy-ssl-secret has a
+	// value that releases read differently (nginxversion.go).
+	NginxALBs *NginxALBs
 
 	// AppNamespace and AppService are the mesh service's namespace and Service.
 	AppNamespace *corev1.Namespace
