@@ -205,6 +205,26 @@ func DefaultGatewayAPISelector(gatewayName string) map[string]string {
 	return map[string]string{"gateway.networking.k8s.io/gateway-name": gatewayName}
 }
 
+// OtherMode is the chain as the other gateway mode writes it: the classic
+// API for a Gateway API chain and the other way round. The names that
+// depend on the mode follow that mode's defaults: the gateway Service
+// (istio-ingressgateway, or the <gateway-name>-istio Istio deploys) unless
+// one was named, and with it Traefik's Service and transport and, in
+// cert-manager mode, the gateway's certificate for the ALB. setup and
+// cleanup retire what a chain has in the other mode, and the roles name it.
+func (p *Params) OtherMode() *Params {
+	o := *p
+	o.GatewayAPI = !p.GatewayAPI
+	if !p.GatewayServiceNamed {
+		if o.GatewayAPI {
+			o.GatewayService = DefaultGatewayAPIService(p.GatewayName)
+		} else {
+			o.GatewayService = NewFlags().GatewayService
+		}
+	}
+	return &o
+}
+
 // ChainKey identifies the chain within its hop: "<app-namespace>/<chain-name>".
 func (p *Params) ChainKey() string { return p.AppNamespace + "/" + p.Name }
 
