@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -418,4 +419,55 @@ func TestGatewayAPICertManager(t *testing.T) {
 	}
 	mustSucceed(t, albistio(t, append([]string{"cleanup", "--gateway-api", "--include-ca"}, dropFlag(w.flags(), "--ca-file")...)...))
 	w.expectNothingLeft(t)
+}
+
+// TestGatewayAPITwoChains: two apps in two namespaces on one Gateway API
+// hop: the one listener admits routes from both namespaces, Istio routes
+// each host to its app through the one filter chain the ALB's SNI picks,
+// and cleanup of one app keeps the hop and the other app's traffic.
+func TestGatewayAPITwoChains(t *testing.T) {
+	datapath.NginxOrSkip(t)
+	datapath.IstioOrSkip(t)
+	requireGatewayAPI(t)
+	w := newWorld(t, false)
+	other := w.addApp(t, "other")
+	setup := func(extra ...string) result {
+		return albistio(t, append([]string{"setup", "--gateway-api", "--failure-threshold", "none"}, w.flags(append([]string{"--alb-flavor", "nginx", "--client-identity", "private-ca"}, extra...)...)...)...)
+	}
+	mustSucceed(t, setup())
+	w.deployGatewayAPI(t)
+	r := mustSucceed(t, setup(other.flags()...))
+	if !strings.Contains(r.stdout, "gateway/"+w.gatewayName()+" -n "+w.p.IstioNamespace+" configured") || strings.Contains(r.stdout, "deleted") {
+		t.Errorf("the second app's setup should add its namespace to the shared Gateway and delete nothing:\n%s", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	serve := func() (*datapath.GatewayServer, map[string]*datapath.Nginx) {
+		gw := w.startGatewayAPIGateway(t)
+		return gw, map[string]*datapath.Nginx{w.host: w.startNginx(ctx, t, w.ingressName(), gw), other.host: w.startNginx(ctx, t, other.ingressName(), gw)}
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(w.iks.PKI.Root)
+	gw, ns := serve()
+	for host, n := range ns {
+		hp := &hopPath{gateway: gw, nginx: map[string]*datapath.Nginx{host: n}, roots: roots}
+		hp.expectTeapot(t, host)
+	}
+	r = mustSucceed(t, albistio(t, append([]string{"cleanup", "--gateway-api"}, dropFlag(w.flags(other.flags()...), "--ca-file")...)...))
+	if !strings.Contains(r.stdout, "httproute/albistio-other -n "+other.namespace+" deleted") || strings.Contains(r.stdout, "gateway/"+w.gatewayName()+" -n "+w.p.IstioNamespace+" deleted") || strings.Contains(r.stdout, "configmap/") {
+		t.Errorf("cleanup of one app should delete its route and keep the hop:\n%s", r)
+	}
+	cfg, err := datapath.GatewayAPIFromIstio(ctx, env.dyn, env.kube, w.p.IstioNamespace, w.gatewayName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cfg.Chains {
+		for _, vh := range c.VirtualHosts {
+			if slices.Contains(vh.Domains, other.host) {
+				t.Errorf("Istio still routes the cleaned-up app's host: %+v", vh)
+			}
+		}
+	}
+	gw = w.startGatewayAPIGateway(t)
+	(&hopPath{gateway: gw, nginx: map[string]*datapath.Nginx{w.host: w.startNginx(ctx, t, w.ingressName(), gw)}, roots: roots}).expectTeapot(t, w.host)
 }
