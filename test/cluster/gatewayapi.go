@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -69,6 +70,7 @@ func (c *Cluster) InstallGatewayAPI(ctx context.Context) error {
 	}
 	crds := dyn.Resource(crdGVR)
 	var names []string
+	var served []schema.GroupVersionResource
 	for _, file := range files {
 		objs, err := readCRDs(file)
 		if err != nil {
@@ -82,6 +84,7 @@ func (c *Cluster) InstallGatewayAPI(ctx context.Context) error {
 			if err := createCRD(ctx, crds, obj); err != nil {
 				return err
 			}
+			served = append(served, storageResource(obj))
 		}
 	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
@@ -99,6 +102,20 @@ func (c *Cluster) InstallGatewayAPI(ctx context.Context) error {
 	disc, err := discovery.NewDiscoveryClientForConfig(c.RESTConfig())
 	if err != nil {
 		return err
+	}
+	// Until each resource's storage is initialized, deleting its CRD fails
+	// ("storage is (re)initializing") and the API server retries the
+	// deletion only after a long backoff: a LIST answering means it is.
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		for _, gvr := range served {
+			if _, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the Gateway API's storage: %w", err)
 	}
 	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
 		list, err := disc.ServerResourcesForGroupVersion(GatewayAPIGroupVersion)
@@ -156,4 +173,19 @@ func (c *Cluster) UninstallGatewayAPI(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("waiting for the Gateway API to be no longer served (%s): %w", left, err))
 	}
 	return errors.Join(errs...)
+}
+
+// storageResource is the resource a CRD stores its objects at.
+func storageResource(crd *unstructured.Unstructured) schema.GroupVersionResource {
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	version := ""
+	for _, v := range versions {
+		m, _ := v.(map[string]any)
+		if m["storage"] == true {
+			version, _ = m["name"].(string)
+		}
+	}
+	return schema.GroupVersionResource{Group: group, Version: version, Resource: plural}
 }

@@ -84,16 +84,40 @@ func GatewayAPIObjects(ctx context.Context, dyn dynamic.Interface, kube kubernet
 	if err != nil {
 		return nil, fmt.Errorf("reading Gateway API Gateway %s/%s: %w", namespace, name, err)
 	}
-	pods, err := kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(map[string]string{GatewayNameLabel: name}).String()})
+	// A Gateway whose spec.addresses names a Service as a Hostname is
+	// "unmanaged": Istio deploys nothing and serves it on that Service's
+	// pods. Otherwise the pods are the ones Istio deployed for it.
+	sel := map[string]string{GatewayNameLabel: name}
+	listenerPort := uint32(443)
+	addrs, _, _ := unstructured.NestedSlice(gw.Object, "spec", "addresses")
+	for _, a := range addrs {
+		m, _ := a.(map[string]any)
+		host, _ := m["value"].(string)
+		if m["type"] != "Hostname" || !strings.HasSuffix(host, "."+namespace+".svc.cluster.local") {
+			continue
+		}
+		svc, err := kube.CoreV1().Services(namespace).Get(ctx, strings.TrimSuffix(host, "."+namespace+".svc.cluster.local"), metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("the Service the Gateway's address names: %w", err)
+		}
+		sel = svc.Spec.Selector
+		for _, p := range svc.Spec.Ports {
+			if p.Port == 443 && p.TargetPort.IntValue() > 0 {
+				// Envoy listens on the pods' port behind the Service's 443.
+				listenerPort = uint32(p.TargetPort.IntValue())
+			}
+		}
+	}
+	pods, err := kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(sel).String()})
 	if err != nil {
 		return nil, err
 	}
 	if len(pods.Items) == 0 {
-		return nil, fmt.Errorf("gateway %s/%s: no pod labelled %s=%s (DeployGatewayAPIGateway plays Istio's deployment controller)", namespace, name, GatewayNameLabel, name)
+		return nil, fmt.Errorf("gateway %s/%s: no pod matches %v (DeployGatewayAPIGateway plays Istio's deployment controller)", namespace, name, sel)
 	}
 	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
 	pod := pods.Items[0]
-	in := &IstioInput{Proxy: namespace + "/" + pod.Name, Port: 443, Gateway: gw}
+	in := &IstioInput{Proxy: namespace + "/" + pod.Name, Port: listenerPort, Gateway: gw}
 	add := func(apiVersion, kind string, obj runtime.Object) {
 		obj.GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(apiVersion, kind))
 		in.Objects = append(in.Objects, obj)

@@ -471,3 +471,31 @@ func TestGatewayAPITwoChains(t *testing.T) {
 	gw = w.startGatewayAPIGateway(t)
 	(&hopPath{gateway: gw, nginx: map[string]*datapath.Nginx{w.host: w.startNginx(ctx, t, w.ingressName(), gw)}, roots: roots}).expectTeapot(t, w.host)
 }
+
+// TestGatewayAPINamedService: with --gateway-service naming the existing
+// istio-ingressgateway, the Gateway carries it in spec.addresses, Istio
+// serves the Gateway on that Service's pods (deploying nothing), and the
+// ALB goes to that Service.
+func TestGatewayAPINamedService(t *testing.T) {
+	datapath.NginxOrSkip(t)
+	datapath.IstioOrSkip(t)
+	requireGatewayAPI(t)
+	w := newWorld(t, false)
+	mustSucceed(t, albistio(t, append([]string{"setup", "--gateway-api", "--failure-threshold", "none"}, w.flags("--alb-flavor", "nginx", "--client-identity", "private-ca", "--gateway-service", fixtures.GatewayServiceName)...)...))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ing, err := env.kube.NetworkingV1().Ingresses(w.p.IstioNamespace).Get(ctx, w.ingressName(), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service; b.Name != fixtures.GatewayServiceName {
+		t.Errorf("the Ingress should go to the named Service, goes to %s", b.Name)
+	}
+	gw := w.startGatewayAPIGateway(t)
+	n := w.startNginx(ctx, t, w.ingressName(), gw)
+	roots := x509.NewCertPool()
+	roots.AddCert(w.iks.PKI.Root)
+	pa := &path{nginx: n, gateway: gw, roots: roots}
+	code, body := pa.get(t, w, "/status/418")
+	pa.expectTeapot(t, code, body)
+}
