@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/albistio/kubectl-albistio/test/cluster"
 	"github.com/albistio/kubectl-albistio/test/datapath"
 	"github.com/albistio/kubectl-albistio/test/fixtures"
 )
@@ -498,4 +499,23 @@ func TestGatewayAPINamedService(t *testing.T) {
 	pa := &path{nginx: n, gateway: gw, roots: roots}
 	code, body := pa.get(t, w, "/status/418")
 	pa.expectTeapot(t, code, body)
+}
+
+// TestGatewayAPIRBAC: the roles rbac --for=setup --gateway-api prints are
+// enough for setup and cleanup in Gateway API mode, and the classic roles
+// for moving the chain back (setup retires the Gateway API objects with
+// them), run as a user bound to nothing else.
+func TestGatewayAPIRBAC(t *testing.T) {
+	requireGatewayAPI(t)
+	w := newWorld(t, false)
+	flags := w.flags("--alb-flavor", "nginx", "--client-identity", "private-ca")
+	setupKC := env.cluster.KubeconfigFor(cluster.SetupUser)
+	applyRBAC(t, append([]string{"--for=setup", "--user", cluster.SetupUser, "--gateway-api"}, flags...)...)
+	mustSucceed(t, albistioAs(t, setupKC, nil, append([]string{"setup", "--gateway-api", "--failure-threshold", "none"}, flags...)...))
+	w.expectMode(t, "gateway-api")
+	applyRBAC(t, append([]string{"--for=setup", "--user", cluster.SetupUser}, flags...)...)
+	mustSucceed(t, albistioAs(t, setupKC, nil, append([]string{"setup", "--failure-threshold", "none"}, flags...)...))
+	w.expectMode(t, "classic")
+	mustSucceed(t, albistioAs(t, setupKC, nil, append([]string{"cleanup", "--include-ca"}, dropFlag(flags, "--ca-file")...)...))
+	w.expectNothingLeft(t)
 }
