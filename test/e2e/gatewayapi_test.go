@@ -519,3 +519,34 @@ func TestGatewayAPIRBAC(t *testing.T) {
 	mustSucceed(t, albistioAs(t, setupKC, nil, append([]string{"cleanup", "--include-ca"}, dropFlag(flags, "--ca-file")...)...))
 	w.expectNothingLeft(t)
 }
+
+// TestGatewayAPISwitchOneOfTwo: of two apps on a classic hop, one moves to
+// the Gateway API: the classic Gateway loses only its host, and the
+// classic hop objects the other app still uses stay, so its traffic keeps
+// flowing; once the other app moves too, nothing classic is left.
+func TestGatewayAPISwitchOneOfTwo(t *testing.T) {
+	datapath.NginxOrSkip(t)
+	datapath.IstioOrSkip(t)
+	requireGatewayAPI(t)
+	w := newWorld(t, false)
+	other := w.addApp(t, "other")
+	setup := func(mode []string, extra ...string) result {
+		return mustSucceed(t, albistio(t, append(append([]string{"setup", "--failure-threshold", "none"}, mode...), w.flags(append([]string{"--alb-flavor", "nginx", "--client-identity", "private-ca"}, extra...)...)...)...))
+	}
+	setup(nil)
+	setup(nil, other.flags()...)
+	r := setup([]string{"--gateway-api"})
+	if !strings.Contains(r.stdout, "gateway/"+w.gatewayName()+" -n "+w.p.IstioNamespace+" configured") || strings.Contains(r.stdout, "secret/"+w.p.GatewaySecretName+"-cacert") {
+		t.Errorf("moving one of two apps should take its host off the classic Gateway and keep the -cacert:\n%s", r)
+	}
+	if !exists(t, istioGatewayGVR, w.p.IstioNamespace, w.gatewayName()) || !exists(t, istioVSGVR, other.namespace, "albistio-other") || exists(t, istioVSGVR, w.p.AppNamespace, "albistio-httpbin") {
+		t.Error("the classic hop must stay for the other app, without the moved app's VirtualService")
+	}
+	hp := w.startHopPath(t, map[string]string{other.host: other.ingressName()})
+	hp.expectTeapot(t, other.host)
+	setup([]string{"--gateway-api"}, other.flags()...)
+	w.expectMode(t, "gateway-api")
+	if exists(t, istioVSGVR, other.namespace, "albistio-other") {
+		t.Error("the other app's VirtualService is left")
+	}
+}
