@@ -45,6 +45,14 @@ type Flags struct {
 	GatewayName        string
 	VirtualServiceName string
 	IngressName        string
+	// GatewayAPI is --gateway-api.
+	GatewayAPI bool
+	// GatewayServiceNamed and GatewaySelectorNamed say --gateway-service
+	// and --gateway-selector were given (not left at their defaults); set
+	// by AddFlags' flag set, or by a caller that builds Flags itself.
+	GatewayServiceNamed, GatewaySelectorNamed bool
+
+	fs *pflag.FlagSet
 }
 
 // NewFlags returns Flags holding the walkthrough's defaults.
@@ -93,7 +101,12 @@ func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.GatewayName, "gateway-name", f.GatewayName, "Name of the Istio Gateway every chain of this ALB and gateway shares, in --istio-namespace (default albistio-<gateway-secret>)")
 	fs.StringVar(&f.VirtualServiceName, "virtualservice-name", f.VirtualServiceName, "Name of the chain's Istio VirtualService, in the app namespace (default albistio-<chain-name>)")
 	fs.StringVar(&f.IngressName, "ingress-name", f.IngressName, "Name of the chain's Ingress, in --istio-namespace (default albistio-<namespace>-<chain-name>)")
+	fs.BoolVar(&f.GatewayAPI, "gateway-api", f.GatewayAPI, "Use the Kubernetes Gateway API (gateway.networking.k8s.io/v1, gatewayClassName istio) on the gateway side: a Gateway with a ConfigMap client CA and an HTTPRoute per chain instead of Istio's Gateway and VirtualService. --gateway-service then defaults to <gateway-name>-istio, the Service Istio deploys for the Gateway; naming one makes the Gateway use that Service")
+	f.fs = fs
 }
+
+// named says whether the flag was given on the command line.
+func (f *Flags) named(flag string) bool { return f.fs != nil && f.fs.Changed(flag) }
 
 // Requirement says which parameters a command needs; the others may stay empty.
 type Requirement struct {
@@ -139,6 +152,14 @@ func (f *Flags) Resolve(appNamespace string, getenv func(string) string, need Re
 	if p.GatewayName == "" && p.GatewaySecret != "" {
 		p.GatewayName = DefaultGatewayName(p.GatewaySecret)
 	}
+	p.GatewayAPI = f.GatewayAPI
+	p.GatewayServiceNamed = f.GatewayServiceNamed || f.named("gateway-service")
+	selectorNamed := f.GatewaySelectorNamed || f.named("gateway-selector")
+	if p.GatewayAPI && !p.GatewayServiceNamed && p.GatewayName != "" {
+		// The Service Istio deploys for the Gateway, unless the user names
+		// an existing one (GatewayAddress).
+		p.GatewayService = DefaultGatewayAPIService(p.GatewayName)
+	}
 	if p.VirtualServiceName == "" {
 		p.VirtualServiceName = DefaultVirtualServiceName(p.Name)
 	}
@@ -154,6 +175,9 @@ func (f *Flags) Resolve(appNamespace string, getenv func(string) string, need Re
 		errs.add("--gateway-selector", f.GatewaySelector, "must be key=value pairs separated by commas, like istio=ingressgateway")
 	}
 	p.GatewaySelector = sel
+	if p.GatewayAPI && !selectorNamed && !p.GatewayServiceNamed && p.GatewayName != "" {
+		p.GatewaySelector = DefaultGatewayAPISelector(p.GatewayName)
+	}
 
 	missing := func(flag, env, value, what string) {
 		if value == "" {

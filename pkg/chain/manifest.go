@@ -35,6 +35,12 @@ const (
 	RoleBackend        Role = "the Service Traefik routes to the gateway through"
 	RoleIngress        Role = "the chain's Ingress"
 
+	// Gateway API mode (--gateway-api): these take the place of RoleGateway,
+	// RoleVirtualService and RoleClientCA.
+	RoleGatewayAPIGateway Role = "the hop's Gateway API Gateway"
+	RoleHTTPRoute         Role = "the chain's HTTPRoute"
+	RoleClientCAConfigMap Role = "the gateway's client CA (ConfigMap <gateway-name>-client-ca)"
+
 	// cert-manager mode: the plugin writes the Issuers and Certificates;
 	// cert-manager writes the Secrets (RolePrivateCA, RoleClientSecret and
 	// RoleServerSecret) from them.
@@ -48,9 +54,12 @@ const (
 
 // Entry is one object of the manifest.
 type Entry struct {
-	Role      Role
-	Level     Level
-	Kind      string // Secret, Gateway, VirtualService, ServersTransport, Service, Ingress
+	Role  Role
+	Level Level
+	Kind  string // Secret, Gateway, VirtualService, ServersTransport, Service, Ingress, HTTPRoute, ConfigMap
+	// Group is the API group where Kind alone is ambiguous: GatewayAPIGroup
+	// for the Gateway API's Gateway and HTTPRoute; empty otherwise.
+	Group     string
 	Namespace string
 	Name      string
 	// Flag is the flag that names the object (or the one it is derived from).
@@ -59,6 +68,9 @@ type Entry struct {
 	// writes this Secret; the plugin itself never writes it then.
 	IssuedBy string
 }
+
+// GatewayAPIGroup is the Kubernetes Gateway API's group.
+const GatewayAPIGroup = "gateway.networking.k8s.io"
 
 // Ref names the entry as "Kind namespace/name".
 func (e Entry) Ref() string { return fmt.Sprintf("%s %s/%s", e.Kind, e.Namespace, e.Name) }
@@ -103,16 +115,27 @@ func (p *Params) Manifest() []Entry {
 	}
 	if own {
 		add(RoleClientSecret, LevelHop, "Secret", p.IstioNamespace, p.ClientSecret, "--client-secret")
-		if p.GatewaySecret != "" {
+		if p.GatewaySecret != "" && !p.GatewayAPI {
 			add(RoleClientCA, LevelHop, "Secret", p.IstioNamespace, p.ClientCASecret(), "--gateway-secret")
 		}
 	} else {
 		issued(RoleClientSecret, p.ClientSecret, "--client-secret")
 	}
-	if p.GatewayName != "" {
-		add(RoleGateway, LevelHop, "Gateway", p.IstioNamespace, p.GatewayName, "--gateway-name")
+	switch {
+	case p.GatewayAPI:
+		// The client CA in both identity modes: in cert-manager mode it is
+		// copied from the hop's CA Secret once cert-manager has issued it.
+		if p.GatewayName != "" {
+			add(RoleClientCAConfigMap, LevelHop, "ConfigMap", p.IstioNamespace, p.ClientCAConfigMap(), "--gateway-name")
+			m = append(m, Entry{Role: RoleGatewayAPIGateway, Level: LevelHop, Kind: "Gateway", Group: GatewayAPIGroup, Namespace: p.IstioNamespace, Name: p.GatewayName, Flag: "--gateway-name"})
+		}
+		m = append(m, Entry{Role: RoleHTTPRoute, Level: LevelChain, Kind: "HTTPRoute", Group: GatewayAPIGroup, Namespace: p.AppNamespace, Name: p.VirtualServiceName, Flag: "--virtualservice-name"})
+	default:
+		if p.GatewayName != "" {
+			add(RoleGateway, LevelHop, "Gateway", p.IstioNamespace, p.GatewayName, "--gateway-name")
+		}
+		add(RoleVirtualService, LevelChain, "VirtualService", p.AppNamespace, p.VirtualServiceName, "--virtualservice-name")
 	}
-	add(RoleVirtualService, LevelChain, "VirtualService", p.AppNamespace, p.VirtualServiceName, "--virtualservice-name")
 	if p.ServesFlavor(FlavorTraefik) || p.Flavor == FlavorAuto {
 		add(RoleTransport, LevelHop, "ServersTransport", p.IstioNamespace, p.TransportName(), "--gateway-service")
 		add(RoleBackend, LevelHop, "Service", p.IstioNamespace, p.TraefikService(), "--gateway-service")

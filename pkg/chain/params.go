@@ -134,6 +134,19 @@ type Params struct {
 	// IngressClass is the ALB's IngressClass; empty means the flavor's IKS default.
 	IngressClass string
 
+	// GatewayAPI puts the gateway side on the Kubernetes Gateway API
+	// (gateway.networking.k8s.io/v1, gatewayClassName istio) instead of
+	// Istio's own networking.istio.io Gateway and VirtualService: the hop's
+	// Gateway is a Gateway API Gateway named GatewayName, each chain an
+	// HTTPRoute named VirtualServiceName, and the client CA a ConfigMap
+	// (ClientCAConfigMap) instead of <gateway-secret>-cacert.
+	GatewayAPI bool
+	// GatewayServiceNamed says the user named the gateway's Service
+	// (--gateway-service). In Gateway API mode the Gateway then carries
+	// spec.addresses with that Service's name, so Istio uses it instead of
+	// deploying one of its own (GatewayAddress).
+	GatewayServiceNamed bool
+
 	// Names of what the plugin writes. The hop's (shared by every chain
 	// behind this ALB and gateway): ClientSecret, CASecret, GatewayName, the
 	// -cacert, the ALB TLS copy and Traefik's transport. The chain's own:
@@ -144,6 +157,72 @@ type Params struct {
 	GatewayName        string // the hop's Gateway, in IstioNamespace
 	VirtualServiceName string // the chain's VirtualService, in AppNamespace
 	IngressName        string // the chain's Ingress, in IstioNamespace
+}
+
+// GatewayClassName is the GatewayClass of the hop's Gateway in Gateway API
+// mode: the one Istio installs and implements.
+const GatewayClassName = "istio"
+
+// GatewayAPIListener is the name of the one listener of the hop's Gateway
+// API Gateway, the sectionName every chain's HTTPRoute binds to. It has no
+// hostname: the ALB always sends GatewaySNI as SNI and the app's host as
+// the Host header, and Istio builds one filter chain (with its own route
+// table) per listener, matched by the listener's hostname. A listener per
+// host would put the app's routes in a filter chain the ALB's SNI never
+// selects (seen in Istio's own translation: the gateway-domain listener
+// gets an empty route table and answers 404), so the hop has one listener
+// that takes any SNI and routes by Host, as the classic Gateway's one
+// server with every host does.
+const GatewayAPIListener = "https"
+
+// DefaultGatewayAPIService is the Service Istio deploys for a Gateway API
+// Gateway: <gateway-name>-<gatewayClassName>.
+func DefaultGatewayAPIService(gatewayName string) string {
+	return gatewayName + "-" + GatewayClassName
+}
+
+// ClientCAConfigMap is, in Gateway API mode, the ConfigMap (key ca.crt) in
+// IstioNamespace the hop's Gateway names in
+// spec.tls.frontend.default.validation.caCertificateRefs: the CA that
+// issued the ALB's client certificate. A ConfigMap and not a Secret,
+// because Istio 1.28-1.30's SDS rejects Secret refs there (istio#60277).
+func (p *Params) ClientCAConfigMap() string { return p.GatewayName + "-client-ca" }
+
+// GatewayAddress is, in Gateway API mode with a Service the user named,
+// that Service's cluster-local name, which the Gateway carries as a
+// Hostname address so that Istio uses the Service instead of deploying
+// one; "" when Istio deploys the Gateway's own Service.
+func (p *Params) GatewayAddress() string {
+	if !p.GatewayAPI || !p.GatewayServiceNamed {
+		return ""
+	}
+	return p.GatewayService + "." + p.IstioNamespace + ".svc.cluster.local"
+}
+
+// DefaultGatewayAPISelector is the label of the pods Istio deploys for a
+// Gateway API Gateway.
+func DefaultGatewayAPISelector(gatewayName string) map[string]string {
+	return map[string]string{"gateway.networking.k8s.io/gateway-name": gatewayName}
+}
+
+// OtherMode is the chain as the other gateway mode writes it: the classic
+// API for a Gateway API chain and the other way round. The names that
+// depend on the mode follow that mode's defaults: the gateway Service
+// (istio-ingressgateway, or the <gateway-name>-istio Istio deploys) unless
+// one was named, and with it Traefik's Service and transport and, in
+// cert-manager mode, the gateway's certificate for the ALB. setup and
+// cleanup retire what a chain has in the other mode, and the roles name it.
+func (p *Params) OtherMode() *Params {
+	o := *p
+	o.GatewayAPI = !p.GatewayAPI
+	if !p.GatewayServiceNamed {
+		if o.GatewayAPI {
+			o.GatewayService = DefaultGatewayAPIService(p.GatewayName)
+		} else {
+			o.GatewayService = NewFlags().GatewayService
+		}
+	}
+	return &o
 }
 
 // ChainKey identifies the chain within its hop: "<app-namespace>/<chain-name>".

@@ -127,6 +127,12 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 	if err := untilNoRace(o.ErrOut, "reading the hop again", func() error { return o.leaveHop(ctx, c, istioVersion, &done) }); err != nil {
 		return err
 	}
+	// The chain may have been set up in the other gateway mode too (setup
+	// with and without --gateway-api): cleanup removes what it wrote in
+	// either, whichever mode it is told.
+	if err := o.retireOtherMode(ctx, c, p, istioVersion, &done); err != nil {
+		return err
+	}
 	if len(done) == 0 {
 		say(o.ErrOut, "No objects of chain %q found in namespaces %s and %s.", p.ChainKey(), p.IstioNamespace, p.AppNamespace)
 	}
@@ -158,9 +164,13 @@ func (o *CleanupOptions) findChain(ctx context.Context, c *kube.Clients, istioVe
 		ns  string
 	}{
 		{kube.Ingresses, p.IstioNamespace},
-		{kube.IstioResource(istioVersion, "virtualservices"), p.AppNamespace},
+		{plan.RouteResource(p, istioVersion), p.AppNamespace},
 	} {
 		items, err := c.List(ctx, t.gvr, t.ns, selector)
+		if err != nil && t.gvr == kube.HTTPRoutes {
+			// Without the Gateway API's CRDs there is no HTTPRoute to find.
+			items, err = listServed(ctx, c, t.gvr, t.ns, selector)
+		}
 		if err != nil {
 			return nil, c.Explain(err, "list", t.gvr, t.ns, "")
 		}
@@ -198,7 +208,7 @@ func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVer
 			users = append(users, k)
 		}
 	}
-	gvr := kube.IstioResource(istioVersion, "gateways")
+	gvr := plan.GatewayResource(p, istioVersion)
 	if len(users) > 0 {
 		if hop.Gateway != nil && registered {
 			if !apply.HasOurManager(hop.Gateway) {
@@ -222,7 +232,7 @@ func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVer
 	}
 	var keptCA chain.Entry
 	for _, e := range cleanupOrder(p.Manifest()) {
-		if e.Level != chain.LevelHop || e.Role == chain.RoleGateway {
+		if e.Level != chain.LevelHop || e.Role == chain.RoleGateway || e.Role == chain.RoleGatewayAPIGateway {
 			continue
 		}
 		if e.Role == chain.RolePrivateCA && !o.IncludeCA {
@@ -286,7 +296,7 @@ func (o *CleanupOptions) findHopObject(ctx context.Context, c *kube.Clients, e c
 	p := o.Params
 	gvr := map[string]schema.GroupVersionResource{
 		"Secret": kube.Secrets, "Service": kube.Services, "ServersTransport": kube.ServersTransport,
-		"Issuer": kube.Issuers, "Certificate": kube.Certificates,
+		"Issuer": kube.Issuers, "Certificate": kube.Certificates, "ConfigMap": kube.ConfigMaps,
 	}[e.Kind]
 	if e.Name == "" || gvr.Resource == "" {
 		return nil, nil

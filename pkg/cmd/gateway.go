@@ -45,7 +45,15 @@ func NewCmdGateway(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			this ALB and gateway: it lists the gateway domain and each chain's host, and this
 			command adds the chain's host to it without touching the others'. Written as
 			networking.istio.io/v1, or v1beta1 where v1 is not served. With --dry-run=client
-			no cluster is contacted and v1 is printed.`),
+			no cluster is contacted and v1 is printed.
+
+			With --gateway-api the same chain is written on the Kubernetes Gateway API instead:
+			a gateway.networking.k8s.io/v1 Gateway (gatewayClassName istio) with one HTTPS
+			listener "https" that terminates TLS with the gateway's certificate and verifies
+			client certificates with the CA in the ConfigMap <gateway-name>-client-ca
+			(spec.tls.frontend, AllowValidOnly; Istio 1.28 or later), and an HTTPRoute for the
+			chain's host and paths. Istio deploys the Gateway's Service <gateway-name>-istio,
+			unless --gateway-service names one (the Gateway then uses it through spec.addresses).`),
 		Example: gatewayExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -80,6 +88,9 @@ func (o *GatewayOptions) resolve(ctx context.Context) error {
 		return err
 	}
 	if o.istioVersion, err = c.IstioVersion(ctx); err != nil {
+		return err
+	}
+	if err := requireGatewayAPI(ctx, c, o.Params); err != nil {
 		return err
 	}
 	_, err = resolveIdentity(ctx, c, o.Params)

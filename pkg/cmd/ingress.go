@@ -107,7 +107,7 @@ func (o *IngressOptions) resolve(ctx context.Context) error {
 	if _, err := resolveIdentity(ctx, c, o.Params); err != nil {
 		return err
 	}
-	if _, o.backend, err = c.GatewayBackend(ctx, o.Params); err != nil {
+	if o.backend, err = gatewayBackend(ctx, c, o.Params); err != nil {
 		return err
 	}
 	depth, err := gatewayDepth(ctx, c, o.Params, o.extraRoots, o.now())

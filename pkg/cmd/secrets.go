@@ -171,6 +171,13 @@ func planSecrets(ctx context.Context, c *kube.Clients, p *chain.Params, extraRoo
 		}
 		return nil, err
 	}
+	if p.GatewayAPI && p.CertManager() {
+		// The Gateway API Gateway reads its client CA from a ConfigMap:
+		// a copy of the hop's CA once cert-manager has issued it.
+		if d.Material.HopCA, err = clientCAConfigMap(ctx, c, p); err != nil {
+			return nil, err
+		}
+	}
 	objs := render.Secrets(p, d.Material)
 	guards := map[string]apply.Guard{}
 	if d.Material.CA != nil {

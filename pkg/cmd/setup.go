@@ -40,8 +40,14 @@ type SetupOptions struct {
 	FailureThreshold string
 	threshold        check.Level
 
-	extraRoots []*x509.Certificate
-	now        func() time.Time
+	extraRoots   []*x509.Certificate
+	now          func() time.Time
+	istioVersion string
+	// registered says the hop's Gateway of this mode listed the chain
+	// before this run: then no run of the other mode has moved it since
+	// (that run takes it off this mode's Gateway), and there is nothing
+	// of the other mode to retire.
+	registered bool
 }
 
 var setupExample = templates.Examples(`
@@ -179,6 +185,12 @@ func (o *SetupOptions) runOnce(ctx context.Context, c *kube.Clients) error {
 		if err := o.waitForCertificates(ctx, c); err != nil {
 			return err
 		}
+		if err := o.writeClientCAConfigMap(ctx, c, objs); err != nil {
+			return err
+		}
+	}
+	if err := o.retireOtherMode(ctx, c); err != nil {
+		return err
 	}
 	return o.check(ctx, planned)
 }
@@ -330,6 +342,10 @@ func (o *SetupOptions) render(ctx context.Context, c *kube.Clients) (render.Obje
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if err := requireGatewayAPI(ctx, c, p); err != nil {
+		return nil, nil, nil, err
+	}
+	o.istioVersion = istioVersion
 	if err := requireNamespace(ctx, c, p.IstioNamespace, "--istio-namespace", "install Istio, or point --istio-namespace at where the ingress gateway runs"); err != nil {
 		return nil, nil, nil, err
 	}
@@ -346,7 +362,7 @@ func (o *SetupOptions) render(ctx context.Context, c *kube.Clients) (render.Obje
 	if err := c.ResolveFlavor(ctx, p); err != nil {
 		return nil, nil, nil, err
 	}
-	_, backend, err := c.GatewayBackend(ctx, p)
+	backend, err := gatewayBackend(ctx, c, p)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -366,6 +382,7 @@ func (o *SetupOptions) render(ctx context.Context, c *kube.Clients) (render.Obje
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	_, o.registered = hop.Registry[p.ChainKey()]
 	backend.VerifyDepth = secrets.depth
 	ingress, err := albIngresses(p, backend)
 	if err != nil {
@@ -472,4 +489,51 @@ func objectsOf(all render.Objects, changing []apply.Result) render.Objects {
 		}
 	}
 	return out
+}
+
+// writeClientCAConfigMap writes, in Gateway API mode with cert-manager, the
+// Gateway's client-CA ConfigMap when cert-manager issued the hop's CA only
+// during this run (the plan could not copy it yet), or renewed it.
+func (o *SetupOptions) writeClientCAConfigMap(ctx context.Context, c *kube.Clients, planned render.Objects) error {
+	p := o.Params
+	if !p.GatewayAPI {
+		return nil
+	}
+	ca, err := clientCAConfigMap(ctx, c, p)
+	if err != nil {
+		return err
+	}
+	if ca == nil {
+		return kube.WithCode(kube.ExitPartial, fmt.Errorf("cert-manager reports certificate %s/%s issued, but secret %s/%s holds no tls.crt for the Gateway's client-CA ConfigMap %s: re-run setup",
+			p.IstioNamespace, p.CASecret, p.IstioNamespace, p.CASecret, p.ClientCAConfigMap()))
+	}
+	cm := render.ClientCAConfigMap(p, ca.CertPEM, ca.Source, ca.SourceHash)
+	for _, u := range planned {
+		if apply.Ref(u) == apply.Ref(cm) && u.GetAnnotations()[chain.AnnotationSourceHash] == ca.SourceHash {
+			return nil // planned and written with this very CA
+		}
+	}
+	write := &apply.Applier{Clients: c, DryRun: apply.DryRunNone, Force: o.Force}
+	results, err := write.Apply(ctx, render.Objects{cm})
+	if perr := o.print(o.Out, results); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}
+
+// retireOtherMode removes what the chain has in the other gateway mode (see
+// CleanupOptions.retireOtherMode), after this mode's objects are written so
+// that the chain keeps routing while it moves.
+func (o *SetupOptions) retireOtherMode(ctx context.Context, c *kube.Clients) error {
+	if o.registered {
+		return nil
+	}
+	co := &CleanupOptions{ChainOptions: o.ChainOptions, IOStreams: o.IOStreams, dryRun: apply.DryRunNone}
+	var done []string
+	err := co.retireOtherMode(ctx, c, o.Params, o.istioVersion, &done)
+	var ke *kube.Error
+	if err == nil || errors.As(err, &ke) && ke.Code == kube.ExitPartial {
+		return err
+	}
+	return kube.WithCode(kube.ExitPartial, fmt.Errorf("the chain is written, but removing what it had in the other gateway mode failed: %w; re-run setup to finish", err))
 }

@@ -175,7 +175,7 @@ func ResourceFor(gvk schema.GroupVersionKind) (schema.GroupVersionResource, erro
 	plural := map[string]string{
 		"Secret": "secrets", "Service": "services", "Ingress": "ingresses", "Gateway": "gateways",
 		"VirtualService": "virtualservices", "ServersTransport": "serverstransports", "Namespace": "namespaces",
-		"Issuer": "issuers", "Certificate": "certificates",
+		"Issuer": "issuers", "Certificate": "certificates", "HTTPRoute": "httproutes", "ConfigMap": "configmaps",
 	}[gvk.Kind]
 	if plural == "" {
 		return schema.GroupVersionResource{}, fmt.Errorf("no resource known for kind %s", gvk)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -37,9 +38,27 @@ type Hop struct {
 	Registry map[string]string
 }
 
-// ReadHop reads the hop's Gateway at istioVersion and its chain registry.
+// GatewayResource is the resource of the hop's Gateway: Istio's at
+// istioVersion, or the Gateway API's in Gateway API mode.
+func GatewayResource(p *chain.Params, istioVersion string) schema.GroupVersionResource {
+	if p.GatewayAPI {
+		return kube.GatewayAPIGateways
+	}
+	return kube.IstioResource(istioVersion, "gateways")
+}
+
+// RouteResource is the resource of a chain's route: Istio's VirtualService
+// at istioVersion, or the Gateway API's HTTPRoute in Gateway API mode.
+func RouteResource(p *chain.Params, istioVersion string) schema.GroupVersionResource {
+	if p.GatewayAPI {
+		return kube.HTTPRoutes
+	}
+	return kube.IstioResource(istioVersion, "virtualservices")
+}
+
+// ReadHop reads the hop's Gateway (GatewayResource) and its chain registry.
 func ReadHop(ctx context.Context, api Getter, p *chain.Params, istioVersion string) (*Hop, error) {
-	u, err := api.Get(ctx, kube.IstioResource(istioVersion, "gateways"), p.IstioNamespace, p.GatewayName)
+	u, err := api.Get(ctx, GatewayResource(p, istioVersion), p.IstioNamespace, p.GatewayName)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +137,12 @@ func GatewayWithout(existing *unstructured.Unstructured, p *chain.Params, regist
 		stillServed[h] = true
 	}
 	spec, _, _ := unstructured.NestedMap(existing.Object, "spec")
-	if servers, ok := spec["servers"].([]any); ok {
+	if strings.HasPrefix(existing.GetAPIVersion(), chain.GatewayAPIGroup+"/") {
+		// A Gateway API Gateway lists no hosts (its one listener routes by
+		// the HTTPRoutes' hostnames): what changes is which app namespaces
+		// its listener admits routes from.
+		admitOnly(spec, render.GatewayAPIGateway(p, registry))
+	} else if servers, ok := spec["servers"].([]any); ok {
 		for _, s := range servers {
 			srv, ok := s.(map[string]any)
 			if !ok {
@@ -150,4 +174,26 @@ func GatewayWithout(existing *unstructured.Unstructured, p *chain.Params, regist
 		"spec": spec,
 	}}
 	return out
+}
+
+// admitOnly sets, on each listener of spec named like one of want's, the
+// allowedRoutes want renders for it; nothing else of spec changes.
+func admitOnly(spec map[string]any, want *unstructured.Unstructured) {
+	wantListeners, _, _ := unstructured.NestedSlice(want.Object, "spec", "listeners")
+	allowed := map[string]any{}
+	for _, l := range wantListeners {
+		if m, ok := l.(map[string]any); ok {
+			allowed[fmt.Sprint(m["name"])] = m["allowedRoutes"]
+		}
+	}
+	listeners, _ := spec["listeners"].([]any)
+	for _, l := range listeners {
+		m, ok := l.(map[string]any)
+		if !ok {
+			continue
+		}
+		if a, ok := allowed[fmt.Sprint(m["name"])]; ok {
+			m["allowedRoutes"] = a
+		}
+	}
 }

@@ -260,14 +260,30 @@ func hasTraefik(p *chain.Params) bool {
 // alb-cert it is never written (setup still reads it by name).
 func usesCA(p *chain.Params) bool { return p.Identity != chain.IdentityALBCert }
 
-func setupRules(b *builder, p *chain.Params, o Options) {
-	ist, app := p.IstioNamespace, p.AppNamespace
-	var ours []string // the plugin's secrets, all in the Istio namespace
-	for _, e := range p.Manifest() {
-		if e.Kind == "Secret" && e.Name != "" {
-			ours = append(ours, e.Name)
+// bothModes is the chain's manifest in its gateway mode and then in the
+// other: setup and cleanup remove what a chain has in the other mode
+// (switching between Istio's API and the Gateway API), so their roles name
+// the objects of both.
+func bothModes(p *chain.Params) []chain.Entry {
+	return append(p.Manifest(), p.OtherMode().Manifest()...)
+}
+
+// namesOf are the distinct names of kind in entries, in order.
+func namesOf(entries []chain.Entry, kind, group string) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, e := range entries {
+		if e.Kind == kind && e.Group == group && e.Name != "" && !seen[e.Name] {
+			seen[e.Name] = true
+			names = append(names, e.Name)
 		}
 	}
+	return names
+}
+
+func setupRules(b *builder, p *chain.Params, o Options) {
+	ist, app := p.IstioNamespace, p.AppNamespace
+	ours := namesOf(bothModes(p), "Secret", "") // the plugin's secrets, all in the Istio namespace
 
 	b.any("", networking, "ingressclasses", []string{list},
 		"The ALB flavor (--alb-flavor=auto) and the check that ends setup come from the IngressClasses. A LIST cannot be narrowed by name; IngressClasses hold no secrets.")
@@ -287,22 +303,38 @@ func setupRules(b *builder, p *chain.Params, o Options) {
 	}
 	b.named(ist, core, "services", []string{get}, []string{p.GatewayService},
 		"The gateway's Service, read for its HTTPS port and selector. It is Istio's: never written.")
+	other := p.OtherMode()
 	if hasTraefik(p) {
-		b.named(ist, core, "services", []string{get, create, patch, del}, []string{p.TraefikService()},
-			traefikWhy(p, "The Service Traefik routes to the gateway through, the plugin's own"))
-		b.named(ist, traefik, "serverstransports", []string{get, create, patch, del}, []string{p.TransportName()},
-			traefikWhy(p, "Traefik's ServersTransport that carries the ALB's client certificate"))
+		b.named(ist, core, "services", []string{get, create, patch, del}, uniq(p.TraefikService(), other.TraefikService()),
+			traefikWhy(p, "The Service Traefik routes to the gateway through, the plugin's own (named after the gateway Service of either gateway mode: the other mode's is removed when the chain switches)"))
+		b.named(ist, traefik, "serverstransports", []string{get, create, patch, del}, uniq(p.TransportName(), other.TransportName()),
+			traefikWhy(p, "Traefik's ServersTransport that carries the ALB's client certificate (of either gateway mode)"))
 	}
 	if usesCertManager(p) {
-		b.named(ist, certMgr, "issuers", []string{get, create, patch, del}, certManagerNames(p, "Issuer"),
+		b.named(ist, certMgr, "issuers", []string{get, create, patch, del}, namesOf(bothModes(p), "Issuer", ""),
 			"cert-manager mode: the hop's self-signed Issuer and the CA Issuer on the hop's CA, written with server-side apply (PATCH, authorized as patch and as create of that name), deleted by the last chain's cleanup.")
-		b.named(ist, certMgr, "certificates", []string{get, create, patch, del}, certManagerNames(p, "Certificate"),
-			"cert-manager mode: the Certificates of the hop's CA, of the ALB's client certificate and of the gateway's certificate for the ALB; setup waits for them to be Ready, cleanup deletes them before the Secrets cert-manager wrote from them. They hold no key.")
+		b.named(ist, certMgr, "certificates", []string{get, create, patch, del}, namesOf(bothModes(p), "Certificate", ""),
+			"cert-manager mode: the Certificates of the hop's CA, of the ALB's client certificate and of the gateway's certificate for the ALB (named after either gateway mode's Service); setup waits for them to be Ready, cleanup deletes them before the Secrets cert-manager wrote from them. They hold no key.")
 	}
-	b.named(ist, istio, "gateways", []string{get, patch, del}, []string{p.GatewayName},
+	gwGroup, otherGroup, route, otherRoute := istio, chain.GatewayAPIGroup, "virtualservices", "httproutes"
+	if p.GatewayAPI {
+		gwGroup, otherGroup, route, otherRoute = chain.GatewayAPIGroup, istio, "httproutes", "virtualservices"
+		b.named(ist, core, "configmaps", []string{get, create, patch, del}, namesOf(p.Manifest(), "ConfigMap", ""),
+			"The Gateway's client CA (ca.crt, a certificate, no key): server-side apply creates it with a PATCH, authorized as patch and as create of that name; the last chain's cleanup deletes it.")
+	} else {
+		b.named(ist, core, "configmaps", []string{get, del}, namesOf(other.Manifest(), "ConfigMap", ""),
+			"The Gateway API mode's client-CA ConfigMap, read and deleted when the chain comes from --gateway-api (setup and cleanup leave nothing of the other mode).")
+	}
+	b.named(ist, gwGroup, "gateways", []string{get, patch, del}, []string{p.GatewayName},
 		"The hop's Gateway: read for the chains that use it, updated with a resourceVersion precondition, deleted by the last chain's cleanup.")
-	b.any(ist, istio, "gateways", []string{create},
+	b.any(ist, gwGroup, "gateways", []string{create},
 		"The hop's Gateway is created with a POST, which fails when a concurrent run created it first; a POST names no object that RBAC could check, so create is bounded by this namespace only (a Gateway here can claim hosts on the ingress gateway: grant this to whom you would let add hosts).")
+	b.named(ist, otherGroup, "gateways", []string{get, patch, del}, []string{p.GatewayName},
+		"The hop's Gateway of the other gateway mode (Istio's API or the Gateway API): setup and cleanup take the chain off it, and delete it when no chain is left, so that switching modes leaves nothing stale.")
+	b.named(app, otherGroup, otherRoute, []string{get, del}, []string{p.VirtualServiceName},
+		"The chain's route of the other gateway mode, deleted when the chain switches modes.")
+	b.any(app, otherGroup, otherRoute, []string{list},
+		"setup and cleanup find the chain's route of the other gateway mode by its labels. A LIST cannot be narrowed by name or label.")
 	b.named(ist, networking, "ingresses", []string{get, create, patch, del}, []string{p.IngressName},
 		"The chain's Ingress: server-side apply creates it with a PATCH, authorized as patch and as create of that name; cleanup deletes it.")
 	b.any(ist, networking, "ingresses", []string{list},
@@ -310,10 +342,10 @@ func setupRules(b *builder, p *chain.Params, o Options) {
 	b.any(ist, core, "pods", []string{list},
 		"The check that ends setup lists the gateway pods by --gateway-selector. A LIST cannot be narrowed by name or label.")
 
-	b.named(app, istio, "virtualservices", []string{get, create, patch, del}, []string{p.VirtualServiceName},
-		"The chain's VirtualService: server-side apply creates it with a PATCH, authorized as patch and as create of that name; cleanup deletes it.")
-	b.any(app, istio, "virtualservices", []string{list},
-		"cleanup finds the chain's VirtualService by its labels. A LIST cannot be narrowed by name or label.")
+	b.named(app, gwGroup, route, []string{get, create, patch, del}, []string{p.VirtualServiceName},
+		"The chain's route (VirtualService, or HTTPRoute with --gateway-api): server-side apply creates it with a PATCH, authorized as patch and as create of that name; cleanup deletes it.")
+	b.any(app, gwGroup, route, []string{list},
+		"cleanup finds the chain's route by its labels. A LIST cannot be narrowed by name or label.")
 	b.named(app, core, "services", []string{get}, []string{p.Service},
 		"The check that ends setup reads the app's Service (--service). Never written.")
 
@@ -363,7 +395,12 @@ func checkRules(b *builder, p *chain.Params, o Options) {
 	if hasTraefik(p) {
 		b.named(ist, traefik, "serverstransports", []string{get}, []string{p.TransportName()}, "Traefik's ServersTransport (with --alb-flavor traefik, or auto when it resolves to traefik).")
 	}
-	b.named(ist, istio, "gateways", []string{get}, []string{p.GatewayName}, "The hop's Gateway.")
+	if p.GatewayAPI {
+		b.named(ist, chain.GatewayAPIGroup, "gateways", []string{get}, []string{p.GatewayName}, "The hop's Gateway API Gateway.")
+		b.named(ist, core, "configmaps", []string{get}, []string{p.ClientCAConfigMap()}, "The Gateway's client CA (a certificate, no key).")
+	} else {
+		b.named(ist, istio, "gateways", []string{get}, []string{p.GatewayName}, "The hop's Gateway.")
+	}
 	if usesCertManager(p) {
 		b.named(ist, certMgr, "issuers", []string{get}, certManagerNames(p, "Issuer"), "cert-manager mode: the hop's Issuers, for their Ready condition.")
 		b.named(ist, certMgr, "certificates", []string{get}, certManagerNames(p, "Certificate"), "cert-manager mode: the hop's Certificates, for their Ready condition and renewal time.")
@@ -387,7 +424,11 @@ func checkRules(b *builder, p *chain.Params, o Options) {
 			"check --port-forward probes a gateway pod through the API server (a POST on pods/<name>/portforward). Gateway pods have generated names, so this cannot be narrowed by name: it reaches every pod of the Istio namespace. Run the gateway in a namespace of its own to narrow it.")
 	}
 
-	b.named(app, istio, "virtualservices", []string{get}, []string{p.VirtualServiceName}, "The chain's VirtualService.")
+	if p.GatewayAPI {
+		b.named(app, chain.GatewayAPIGroup, "httproutes", []string{get}, []string{p.VirtualServiceName}, "The chain's HTTPRoute.")
+	} else {
+		b.named(app, istio, "virtualservices", []string{get}, []string{p.VirtualServiceName}, "The chain's VirtualService.")
+	}
 	b.named(app, core, "services", []string{get}, []string{p.Service}, "The app's Service (--service).")
 
 	b.named(p.ALBSecretNamespace, core, "secrets", []string{get}, []string{p.ALBSecret},
@@ -558,6 +599,17 @@ func policy(rules []Rule) []rbacv1.PolicyRule {
 	out := make([]rbacv1.PolicyRule, len(rules))
 	for i, r := range rules {
 		out[i] = r.PolicyRule
+	}
+	return out
+}
+
+// uniq is names without repeats, in order.
+func uniq(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
 	}
 	return out
 }

@@ -62,6 +62,8 @@ func TestGolden(t *testing.T) {
 		{"check-traefik", chain.FlavorTraefik, Options{For: ForCheck}, nil},
 		{"check-nginx-port-forward-serviceaccount", chain.FlavorNginx, Options{For: ForCheck, PortForward: true, Subject: ServiceAccountSubject("ci", "albistio")}, nil},
 		{"check-nginx-all-namespaces", chain.FlavorNginx, Options{For: ForCheck, AllNamespaces: true}, nil},
+		{"setup-gatewayapi-traefik", chain.FlavorTraefik, Options{For: ForSetup}, []func(*chain.Flags){func(f *chain.Flags) { f.GatewayAPI = true }}},
+		{"check-gatewayapi-nginx", chain.FlavorNginx, Options{For: ForCheck}, []func(*chain.Flags){func(f *chain.Flags) { f.GatewayAPI = true }}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -89,6 +91,11 @@ func variants(t *testing.T) map[string]*Set {
 			out["check-"+name] = renderSet(t, p, Options{For: ForCheck})
 			out["check-pf-"+name] = renderSet(t, p, Options{For: ForCheck, PortForward: true})
 			out["check-all-"+name] = renderSet(t, p, Options{For: ForCheck, AllNamespaces: true})
+			if flavor != chain.FlavorClassic {
+				g := params(t, flavor, func(f *chain.Flags) { f.Identity, f.GatewayAPI = string(id), true })
+				out["setup-gatewayapi-"+name] = renderSet(t, g, Options{For: ForSetup})
+				out["check-gatewayapi-"+name] = renderSet(t, g, Options{For: ForCheck})
+			}
 		}
 	}
 	return out
@@ -185,8 +192,17 @@ func TestNoStrayNames(t *testing.T) {
 		// ingress-nginx compatibility layer serves the nginx-flavored Ingress.
 		known := map[string]bool{p.IstioNamespace: true, p.AppNamespace: true, p.Service: true, p.HopServerSecret() + "-cacert": true,
 			"ibm-ingress-deploy-config": true}
-		for _, e := range append(p.Manifest(), p.Inputs()...) {
+		// setup and cleanup also retire the chain's objects of the other
+		// gateway mode (Istio's API or the Gateway API).
+		for _, e := range append(append(p.Manifest(), p.OtherMode().Manifest()...), p.Inputs()...) {
 			known[e.Name] = true
+		}
+		if strings.Contains(name, "gatewayapi") {
+			g := params(t, chain.FlavorAuto, func(f *chain.Flags) { f.GatewayAPI = true })
+			known[g.HopServerSecret()+"-cacert"] = true
+			for _, e := range append(g.Manifest(), g.Inputs()...) {
+				known[e.Name] = true
+			}
 		}
 		for _, r := range append([]Role{s.Cluster}, s.Roles...) {
 			for _, rule := range r.Rules {
@@ -247,7 +263,7 @@ func TestUnnamedRules(t *testing.T) {
 	p := params(t, chain.FlavorAuto)
 	want := map[string][]string{
 		"setup": {"cluster list ingressclasses", p.IstioNamespace + " create secrets", p.IstioNamespace + " create gateways",
-			p.IstioNamespace + " list ingresses", p.IstioNamespace + " list pods", p.AppNamespace + " list virtualservices"},
+			p.IstioNamespace + " list ingresses", p.IstioNamespace + " list pods", p.AppNamespace + " list httproutes", p.AppNamespace + " list virtualservices"},
 		"check": {"cluster list ingressclasses", p.IstioNamespace + " list pods", p.IstioNamespace + " create pods/portforward"},
 	}
 	for _, o := range []Options{{For: ForSetup}, {For: ForCheck, PortForward: true}} {
@@ -317,7 +333,7 @@ func TestSharedNamespaceOneRole(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		for _, rule := range roles[0].Rules {
-			key := rule.Resources[0] + " " + strings.Join(rule.Verbs, ",") + " " + (map[bool]string{true: "named", false: "any"})[len(rule.ResourceNames) > 0]
+			key := rule.APIGroups[0] + "/" + rule.Resources[0] + " " + strings.Join(rule.Verbs, ",") + " " + (map[bool]string{true: "named", false: "any"})[len(rule.ResourceNames) > 0]
 			if seen[key] {
 				t.Errorf("%s: two rules for %s: merge them", o.For, key)
 			}

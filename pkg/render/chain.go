@@ -3,8 +3,12 @@ package render
 import "github.com/albistio/kubectl-albistio/pkg/chain"
 
 // GatewayObjects renders the gateway slice: the hop's Gateway for the chains
-// in registry, then the chain's VirtualService.
+// in registry, then the chain's VirtualService; in Gateway API mode the
+// Gateway API Gateway and the chain's HTTPRoute (istioVersion unused).
 func GatewayObjects(p *chain.Params, istioVersion string, registry map[string]string) Objects {
+	if p.GatewayAPI {
+		return Objects{GatewayAPIGateway(p, registry), HTTPRoute(p)}
+	}
 	return Objects{Gateway(p, istioVersion, registry), VirtualService(p, istioVersion)}
 }
 

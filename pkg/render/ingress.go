@@ -46,7 +46,13 @@ func DefaultBackend(p *chain.Params) Backend {
 	if p.CertManager() {
 		depth = 1
 	}
-	return Backend{VerifyDepth: depth, Selector: p.GatewaySelector, TargetPort: intstr.FromInt32(8443)}
+	target := intstr.FromInt32(8443)
+	if p.GatewayAPI && !p.GatewayServiceNamed {
+		// The Service Istio deploys for a Gateway API Gateway serves each
+		// listener port on the same port of its pods.
+		target = intstr.FromInt32(p.GatewayServicePort)
+	}
+	return Backend{VerifyDepth: depth, Selector: p.GatewaySelector, TargetPort: target}
 }
 
 // Ingress renders what the ALB needs to send the chain's paths to the

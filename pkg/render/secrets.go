@@ -108,6 +108,17 @@ type Material struct {
 	ALBTLS *KeyPairPEM
 	// ALBTLSHash fingerprints the ALB certificate the copy was made from.
 	ALBTLSHash string
+	// HopCA is, in cert-manager mode with the Gateway API, the hop's CA as
+	// cert-manager issued it, for the Gateway's client-CA ConfigMap; nil
+	// until cert-manager has issued it (setup writes the ConfigMap then).
+	HopCA *HopCA
+}
+
+// HopCA is a CA certificate copied into the Gateway API client-CA
+// ConfigMap, with where it came from.
+type HopCA struct {
+	CertPEM            []byte
+	Source, SourceHash string
 }
 
 // Secrets renders the secrets slice: the private CA (when used), the copy of
@@ -121,6 +132,9 @@ func Secrets(p *chain.Params, m *Material) Objects {
 		if m.ALBTLS != nil {
 			objs = append(objs, ALBTLSCopy(p, m.ALBTLS.CertPEM, m.ALBTLS.KeyPEM, m.ALBTLSHash))
 		}
+		if p.GatewayAPI && m.HopCA != nil {
+			objs = append(objs, ClientCAConfigMap(p, m.HopCA.CertPEM, m.HopCA.Source, m.HopCA.SourceHash))
+		}
 		return objs
 	}
 	if m.CA != nil {
@@ -128,6 +142,11 @@ func Secrets(p *chain.Params, m *Material) Objects {
 	}
 	if m.ALBTLS != nil {
 		objs = append(objs, ALBTLSCopy(p, m.ALBTLS.CertPEM, m.ALBTLS.KeyPEM, m.ALBTLSHash))
+	}
+	if p.GatewayAPI {
+		// The Gateway API Gateway names its client CA in
+		// caCertificateRefs; Istio reads no <gateway-secret>-cacert for it.
+		return append(objs, ClientSecret(p, m.Identity), ClientCAConfigMap(p, m.Identity.ClientCAPEM, m.Identity.Source, m.Identity.SourceHash))
 	}
 	return append(objs, ClientSecret(p, m.Identity), CACertSecret(p, m.Identity))
 }
