@@ -133,6 +133,8 @@ type Params struct {
 	Identity IdentityMode
 	// IngressClass is the ALB's IngressClass; empty means the flavor's IKS default.
 	IngressClass string
+	// GatewayAPI puts the gateway side on the Kubernetes Gateway API (gateway.networking.k8s.io/v1) instead of Istio's classic API.
+	GatewayAPI bool
 
 	// Names of what the plugin writes. The hop's (shared by every chain
 	// behind this ALB and gateway): ClientSecret, CASecret, GatewayName, the
@@ -168,6 +170,10 @@ func DefaultVirtualServiceName(chainName string) string { return "albistio-" + c
 // from: <credentialName>-cacert. (Not the private CA's own secret, CASecret,
 // which holds its key.)
 func (p *Params) ClientCASecret() string { return p.GatewaySecret + "-cacert" }
+
+// ClientCAConfigMap is the ConfigMap (key ca.crt) the Gateway API Gateway's
+// frontend validation names: Istio 1.28-1.30 cannot read a Secret there.
+func (p *Params) ClientCAConfigMap() string { return p.GatewayName + "-client-ca" }
 
 // HopServerName is the name the ALB sends as SNI and verifies in cert-manager
 // mode: the gateway Service's cluster-local name. It never needs public DNS
