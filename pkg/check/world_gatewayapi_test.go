@@ -1,0 +1,166 @@
+package check
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/albistio/kubectl-albistio/pkg/chain"
+)
+
+// gatewayAPIOptions shape a Gateway API world: the chain after setup
+// --gateway-api, with the status Istio 1.28 writes on a healthy Gateway
+// and HTTPRoute. Until the Gateway API renderer lands in pkg/render, the
+// world is built here from what the plugin renders for the classic API:
+// its Istio Gateway, VirtualService and -cacert give way to the Gateway
+// API objects the contract with the renderer names (one HTTPS listener per
+// host with certificateRefs to the gateway's credential, frontend
+// validation naming the ConfigMap <gateway>-client-ca, an HTTPRoute per
+// chain), and the gateway runs as Istio deploys it (<gateway>-istio).
+type gatewayAPIOptions struct {
+	// Unserved: the cluster does not serve gateway.networking.k8s.io.
+	Unserved bool `json:"unserved"`
+	// Bundle is the CRDs' bundle-version (default v1.6.0).
+	Bundle string `json:"bundle"`
+	// IstioImage is the gateway pod's istio-proxy image (default proxyv2:1.28.1).
+	IstioImage string `json:"istioImage"`
+	// KeepCACert keeps the classic <gateway-secret>-cacert, as a chain
+	// switched from the classic API may have left it.
+	KeepCACert bool `json:"keepCACert"`
+}
+
+// gatewayAPIParams turns the chain's parameters to Gateway API mode, with
+// the gateway Service Istio deploys for the Gateway.
+func gatewayAPIParams(p *chain.Params) {
+	p.GatewayAPI = true
+	p.GatewayService = p.GatewayName + "-" + gatewayClassIstio
+}
+
+func (w *world) toGatewayAPI(t *testing.T, p *chain.Params, o gatewayAPIOptions) {
+	t.Helper()
+	if o.Bundle == "" {
+		o.Bundle = "v1.6.0"
+	}
+	if o.IstioImage == "" {
+		o.IstioImage = "docker.io/istio/proxyv2:1.28.1"
+	}
+	// The client CA the plugin wrote into -cacert goes into the ConfigMap.
+	var ca string
+	kept := w.objects[:0]
+	for _, u := range w.objects {
+		switch {
+		case u.GetKind() == "Gateway" || u.GetKind() == "VirtualService":
+			continue
+		case u.GetKind() == "Secret" && u.GetName() == p.ClientCASecret():
+			var sec corev1.Secret
+			if err := fromUnstructured(u, &sec); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range caKeys() {
+				if v := sec.Data[k]; len(v) > 0 && ca == "" {
+					ca = string(v)
+				}
+			}
+			if !o.KeepCACert {
+				continue
+			}
+		}
+		kept = append(kept, u)
+	}
+	w.objects = kept
+	if ca == "" {
+		t.Fatal("the rendered world has no client CA to put into the ConfigMap")
+	}
+	w.gatewayAPIUnserved = o.Unserved
+	add := func(m map[string]any) { w.objects = append(w.objects, &unstructured.Unstructured{Object: m}) }
+	addTyped := func(obj any) { w.objects = append(w.objects, toUnstructured(t, obj)) }
+	ns := p.IstioNamespace
+	trueConds := func(types ...string) []any {
+		var out []any
+		for _, ty := range types {
+			out = append(out, map[string]any{"type": ty, "status": "True", "reason": ty, "message": "", "lastTransitionTime": "2026-12-01T00:00:00Z", "observedGeneration": int64(1)})
+		}
+		return out
+	}
+	add(map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": gatewayCRDName, "annotations": map[string]any{bundleVersionAnnotation: o.Bundle, channelAnnotation: "standard"}},
+		"spec": map[string]any{"group": gatewayAPIGroup, "versions": []any{
+			map[string]any{"name": "v1", "served": true, "storage": true},
+			map[string]any{"name": "v1beta1", "served": true, "storage": false},
+		}},
+	})
+	add(map[string]any{
+		"apiVersion": gatewayAPIGroup + "/v1", "kind": "GatewayClass",
+		"metadata": map[string]any{"name": gatewayClassIstio},
+		"spec":     map[string]any{"controllerName": "istio.io/gateway-controller"},
+		"status":   map[string]any{"conditions": trueConds("Accepted")},
+	})
+	var listeners, listenerStatus []any
+	for i, host := range []string{p.GatewaySNI(), p.Host} {
+		name := []string{"https-gateway", "https-app"}[i]
+		listeners = append(listeners, map[string]any{
+			"name": name, "hostname": host, "port": int64(p.GatewayServicePort), "protocol": "HTTPS",
+			"tls":           map[string]any{"mode": "Terminate", "certificateRefs": []any{map[string]any{"group": "", "kind": "Secret", "name": p.GatewayCredential()}}},
+			"allowedRoutes": map[string]any{"namespaces": map[string]any{"from": "All"}},
+		})
+		listenerStatus = append(listenerStatus, map[string]any{"name": name, "attachedRoutes": int64(i), "conditions": trueConds("Accepted", "Programmed", "ResolvedRefs"),
+			"supportedKinds": []any{map[string]any{"group": gatewayAPIGroup, "kind": "HTTPRoute"}}})
+	}
+	add(map[string]any{
+		"apiVersion": gatewayAPIGroup + "/v1", "kind": "Gateway",
+		"metadata": map[string]any{"namespace": ns, "name": p.GatewayName, "generation": int64(1), "labels": anyMap(p.HopLabels())},
+		"spec": map[string]any{
+			"gatewayClassName": gatewayClassIstio,
+			"listeners":        listeners,
+			"tls": map[string]any{"frontend": map[string]any{"default": map[string]any{"validation": map[string]any{
+				"caCertificateRefs": []any{map[string]any{"group": "", "kind": "ConfigMap", "name": p.ClientCAConfigMap()}},
+				"mode":              "AllowValidOnly",
+			}}}},
+		},
+		"status": map[string]any{"conditions": trueConds("Accepted", "Programmed"), "listeners": listenerStatus},
+	})
+	var rules []any
+	for _, path := range p.Paths {
+		rules = append(rules, map[string]any{
+			"matches":     []any{map[string]any{"path": map[string]any{"type": "PathPrefix", "value": path}}},
+			"backendRefs": []any{map[string]any{"name": p.Service, "port": int64(p.Port)}},
+		})
+	}
+	parent := map[string]any{"group": gatewayAPIGroup, "kind": "Gateway", "name": p.GatewayName, "namespace": ns}
+	add(map[string]any{
+		"apiVersion": gatewayAPIGroup + "/v1", "kind": "HTTPRoute",
+		"metadata": map[string]any{"namespace": p.AppNamespace, "name": p.VirtualServiceName, "generation": int64(1), "labels": anyMap(p.Labels())},
+		"spec":     map[string]any{"parentRefs": []any{parent}, "hostnames": []any{p.Host}, "rules": rules},
+		"status": map[string]any{"parents": []any{map[string]any{
+			"parentRef": parent, "controllerName": "istio.io/gateway-controller", "conditions": trueConds("Accepted", "ResolvedRefs"),
+		}}},
+	})
+	addTyped(&corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: p.ClientCAConfigMap(), Labels: p.HopLabels()},
+		Data:       map[string]string{"ca.crt": ca},
+	})
+	labels := map[string]string{gatewayNameLabel: p.GatewayName}
+	addTyped(&corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: p.GatewayService, Labels: labels},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: labels,
+			Ports: []corev1.ServicePort{{Name: "https", Port: p.GatewayServicePort, TargetPort: intstr.FromInt32(p.GatewayServicePort)}}},
+	})
+	pod := gatewayPod(p.GatewayService + "-6c8f9-xyz12")
+	pod.Labels = labels
+	pod.Spec.Containers[0].Image = o.IstioImage
+	addTyped(pod)
+}
+
+func anyMap(m map[string]string) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
