@@ -416,7 +416,7 @@ func frontendFindings(in *Input, obj string, gw *GWGateway) []Finding {
 		}
 		fs = append(fs, clientCAConfigMapFindings(in, cmRef)...)
 	}
-	if c := s.CACert; c != nil && !mutualOption(l) {
+	if c := s.CACert; c != nil && !mutualOption(l) && !(ref.kindOr("") == "Secret" && ns == c.Namespace && ref.Name == c.Name) {
 		fs = append(fs, newFinding(GWCACertLeftover, secretRef(c), "",
 			fmt.Sprintf("%s is left from Istio's classic API: Istio does not read it for a Gateway whose frontend validation names its CA (that CA takes precedence over <credential>-cacert), and nothing keeps it current", c.Name),
 			fmt.Sprintf("delete it when no classic Gateway uses %s (kubectl delete secret -n %s %s)", in.credentialName(), c.Namespace, c.Name)))
