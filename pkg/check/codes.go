@@ -175,6 +175,7 @@ const (
 	HTTPRoutePathNotRouted     Code = "ALB1024"
 	HTTPRouteBackendWrong      Code = "ALB1025"
 	ReferenceGrantMissing      Code = "ALB1026"
+	GWListenerSplit            Code = "ALB1027"
 )
 
 // CodeInfo describes a code: its level, which never changes, and what it means.
@@ -328,6 +329,7 @@ func Catalog() []CodeInfo {
 		{HTTPRoutePathNotRouted, LevelError, "--gateway-api: a chain path (--path) is matched by no rule of the HTTPRoute."},
 		{HTTPRouteBackendWrong, LevelError, "--gateway-api: the HTTPRoute routes a chain path elsewhere than --service on --port, or to a Service or port that does not exist."},
 		{ReferenceGrantMissing, LevelError, "--gateway-api: a reference of the Gateway or HTTPRoute into another namespace has no ReferenceGrant there that permits it."},
+		{GWListenerSplit, LevelError, "--gateway-api: the SNI the ALB sends and --host land on different listeners: the app's routes are in a filter chain the ALB's connections never select (404)."},
 	}
 }
 

@@ -138,6 +138,11 @@ var gatewayAPIDocs = map[Code]CodeDoc{
 		See:   seeHTTPRoute + ` | grep -A5 backendRefs`,
 		Fix:   fixHTTPRoute,
 	},
+	GWListenerSplit: {
+		Cause: "Istio builds one filter chain per listener, selected by the listener's hostname against the SNI, each with the route table of the routes attached to that listener. The ALB sends the gateway domain as SNI and the app's host as the Host header: when they land on different listeners, the connection takes the gateway domain's filter chain, whose routes lack the app's host, and gets 404. The plugin writes one listener without hostname for both.",
+		See:   seeGWGateway + ` | grep -A3 hostname`,
+		Fix:   fixGWGateway,
+	},
 	ReferenceGrantMissing: {
 		Cause: "A Gateway may use a Secret or ConfigMap, and an HTTPRoute a Service, of another namespace only where a ReferenceGrant in that namespace permits it; Istio refuses the reference otherwise (`RefNotPermitted`).",
 		See:   `kubectl get referencegrants.gateway.networking.k8s.io -A`,

@@ -31,6 +31,9 @@ const (
 	// gatewayNameLabel is the label Istio puts on the pods of a Gateway it
 	// deploys (its Deployment and Service are <gateway>-<class>).
 	gatewayNameLabel = "gateway.networking.k8s.io/gateway-name"
+	// namespaceNameLabel is the label the API server puts on every
+	// namespace, its own name: what allowedRoutes selectors match by name.
+	namespaceNameLabel = "kubernetes.io/metadata.name"
 	// Annotations of the Gateway API's CRDs.
 	bundleVersionAnnotation = "gateway.networking.k8s.io/bundle-version"
 	channelAnnotation       = "gateway.networking.k8s.io/channel"
@@ -71,8 +74,11 @@ type GatewayAPISnapshot struct {
 	CRDForbidden bool
 
 	GatewayClass *GWGatewayClass
-	Gateway      *GWGateway
-	HTTPRoute    *GWHTTPRoute
+	// GatewayClassForbidden says the GatewayClass, cluster-scoped, could
+	// not be read for want of permission (a namespaced Role).
+	GatewayClassForbidden bool
+	Gateway               *GWGateway
+	HTTPRoute             *GWHTTPRoute
 	// ClientCA is the ConfigMap the Gateway's frontend validation names
 	// (or, with no such reference, the plugin's ClientCAConfigMap).
 	ClientCA *corev1.ConfigMap
@@ -461,8 +467,20 @@ func (r *reader) readGatewayAPI(s *Snapshot, p *chain.Params) {
 		className = g.Gateway.Spec.GatewayClassName
 	}
 	class := r.async(func() {
-		if u := r.get(stepGatewayClass, gwGatewayClasses, "", className); u != nil {
-			g.GatewayClass = decodeGW[GWGatewayClass](r, stepGatewayClass, u)
+		var u *unstructured.Unstructured
+		forbidden := false
+		if r.call(stepGatewayClass, func() (err error) {
+			u, err = r.api.Get(r.ctx, gwGatewayClasses, "", className)
+			if kube.IsForbidden(err) {
+				forbidden = true
+				return nil
+			}
+			return err
+		}) {
+			g.GatewayClassForbidden = forbidden
+			if u != nil {
+				g.GatewayClass = decodeGW[GWGatewayClass](r, stepGatewayClass, u)
+			}
 		}
 	})
 	route := r.async(func() {

@@ -129,7 +129,7 @@ var hopCodes = map[HopName][]Code{
 		GatewayAPINotServed, GatewayAPIServed, GatewayAPITooOld, GatewayClassNotAccepted, GWGatewayMissing,
 		GWGatewayClassWrong, GWGatewayNotReady, GWListenerMissing, GWListenerTLSWrong, GWListenerNotReady,
 		GWFrontendValidationOff, GWFrontendCARefBroken, GWFrontendCAOther, IstioIgnoresFrontend, IstioReleaseUnknown,
-		ReferenceGrantMissing,
+		ReferenceGrantMissing, GWListenerSplit,
 	},
 	HopVirtualService: {
 		VirtualServiceMissing, VirtualServiceUnbound, VirtualServiceHostOff, HostNotOnVirtualSvc, PathNotRouted,

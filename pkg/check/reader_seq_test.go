@@ -352,10 +352,19 @@ func (r *seqReader) readGatewayAPI(s *Snapshot, p *chain.Params) {
 	if g.Gateway != nil && g.Gateway.Spec.GatewayClassName != "" {
 		className = g.Gateway.Spec.GatewayClassName
 	}
-	decodeInto(r.get(gwGatewayClasses, "", className), func(u *unstructured.Unstructured) (err error) {
-		g.GatewayClass, err = decodeGWObject[GWGatewayClass](u)
-		return
-	})
+	if r.err == nil {
+		u, err := r.api.Get(r.ctx, gwGatewayClasses, "", className)
+		switch {
+		case kube.IsForbidden(err):
+			g.GatewayClassForbidden = true
+		case err != nil:
+			r.err = err
+		}
+		decodeInto(u, func(u *unstructured.Unstructured) (err error) {
+			g.GatewayClass, err = decodeGWObject[GWGatewayClass](u)
+			return
+		})
+	}
 	decodeInto(r.get(gwHTTPRoutes, p.AppNamespace, p.VirtualServiceName), func(u *unstructured.Unstructured) (err error) {
 		g.HTTPRoute, err = decodeGWObject[GWHTTPRoute](u)
 		return

@@ -189,14 +189,20 @@ func checkGWGateway(in *Input) []Finding {
 		className = gw.Spec.GatewayClassName
 	}
 	classObj := objectRef("GatewayClass", "", className)
-	if g.GatewayClass == nil {
+	switch {
+	case g.GatewayClassForbidden:
+		// Not readable with a namespaced Role: the Gateway's own
+		// conditions say whether Istio serves it.
+	case g.GatewayClass == nil:
 		fs = append(fs, newFinding(GatewayClassNotAccepted, classObj, "",
 			fmt.Sprintf("the GatewayClass %s was not found: no controller serves the Gateway (Istio creates %q itself when its Gateway API support is on, once the CRDs are installed)", quote(className), gatewayClassIstio),
 			"restart istiod after installing the Gateway API's CRDs (it creates the istio GatewayClass), or check that PILOT_ENABLE_GATEWAY_API is not false"))
-	} else if c := condition(g.GatewayClass.Status.Conditions, "Accepted"); c == nil || c.Status != metav1.ConditionTrue {
-		fs = append(fs, newFinding(GatewayClassNotAccepted, classObj, "status.conditions",
-			fmt.Sprintf("the GatewayClass is not accepted by its controller %s: %s", quote(g.GatewayClass.Spec.ControllerName), conditionSays(c, "Accepted")),
-			"see kubectl describe gatewayclass "+className+"; istiod accepts the class it serves (controllerName istio.io/gateway-controller)"))
+	default:
+		if c := condition(g.GatewayClass.Status.Conditions, "Accepted"); c == nil || c.Status != metav1.ConditionTrue {
+			fs = append(fs, newFinding(GatewayClassNotAccepted, classObj, "status.conditions",
+				fmt.Sprintf("the GatewayClass is not accepted by its controller %s: %s", quote(g.GatewayClass.Spec.ControllerName), conditionSays(c, "Accepted")),
+				"see kubectl describe gatewayclass "+className+"; istiod accepts the class it serves (controllerName istio.io/gateway-controller)"))
+		}
 	}
 
 	if gw == nil {
@@ -228,8 +234,12 @@ func checkGWGateway(in *Input) []Finding {
 		needs = append(needs, need{p.Host, "the Host header the ALB forwards"})
 	}
 	judged := map[int]bool{}
+	landed := map[int]string{}
 	for _, n := range needs {
 		l, i := hostListener(gw, p.GatewayServicePort, n.host)
+		if i >= 0 {
+			landed[i] = n.host
+		}
 		if i < 0 {
 			fs = append(fs, newFinding(GWListenerMissing, obj, "spec.listeners",
 				fmt.Sprintf("no listener on port %d takes %s, %s: the connection finds no filter chain or route", p.GatewayServicePort, n.host, n.what),
@@ -244,6 +254,16 @@ func checkGWGateway(in *Input) []Finding {
 		}
 		judged[i] = true
 		fs = append(fs, listenerFindings(in, obj, gw, l, i)...)
+	}
+	if len(landed) > 1 {
+		// Istio's filter chain per listener (matched by SNI) carries the
+		// routes of that listener only: the ALB's connection, selected by
+		// the SNI, never sees the routes attached for the Host.
+		_, si := hostListener(gw, p.GatewayServicePort, in.gatewaySNI())
+		_, hi := hostListener(gw, p.GatewayServicePort, p.Host)
+		fs = append(fs, newFinding(GWListenerSplit, obj, "spec.listeners",
+			fmt.Sprintf("the SNI the ALB sends (%s) lands on the listener %s and the Host it forwards (%s) on %s: Istio serves each listener as its own filter chain with its own routes, so the ALB's connections reach the first, which has no route for the app, and get 404", in.gatewaySNI(), quote(gw.Spec.Listeners[si].Name), p.Host, quote(gw.Spec.Listeners[hi].Name)),
+			"serve both names on one listener (without hostname, as kubectl albistio gateway --gateway-api writes it)"))
 	}
 	fs = append(fs, frontendFindings(in, obj, gw)...)
 	return fs
@@ -345,7 +365,13 @@ func routesAllowed(in *Input, obj string, l GWListener, i int) []Finding {
 			return nil // no namespace to match: the app-namespace rule reports it
 		}
 		ls, err := metav1.LabelSelectorAsSelector(sel)
-		if err == nil && ls.Matches(labels.Set(s.AppNamespace.Labels)) {
+		// The API server labels every namespace with its name (since
+		// Kubernetes 1.21), whatever an object read back shows.
+		set := labels.Set{namespaceNameLabel: s.AppNamespace.Name}
+		for k, v := range s.AppNamespace.Labels {
+			set[k] = v
+		}
+		if err == nil && ls.Matches(set) {
 			return nil
 		}
 		return []Finding{newFinding(GWListenerRoutesNotAllowed, obj, field+".selector",
@@ -475,16 +501,27 @@ func checkHTTPRoute(in *Input) []Finding {
 	var fs []Finding
 	fix := "re-run kubectl albistio setup --gateway-api"
 	bound := false
+	section := ""
 	for _, ref := range rt.Spec.ParentRefs {
-		if ref.names(p.IstioNamespace, p.GatewayName, rt.Namespace) {
+		if !ref.names(p.IstioNamespace, p.GatewayName, rt.Namespace) {
+			continue
+		}
+		if ref.SectionName == nil || g.Gateway == nil || listenerNamed(g.Gateway, *ref.SectionName) {
 			bound = true
+		} else {
+			section = *ref.SectionName
 		}
 	}
-	if !bound {
+	switch {
+	case !bound && section != "":
+		fs = append(fs, newFinding(HTTPRouteUnbound, obj, "spec.parentRefs",
+			fmt.Sprintf("the HTTPRoute's parentRef names the Gateway's section %s, and the Gateway has no listener of that name: it is not attached (NoMatchingParent)", quote(section)),
+			fmt.Sprintf("name the listener the Gateway has (%s)", fix)))
+	case !bound:
 		fs = append(fs, newFinding(HTTPRouteUnbound, obj, "spec.parentRefs",
 			fmt.Sprintf("the HTTPRoute's parentRefs do not name the Gateway %s/%s: it is not attached there", p.IstioNamespace, p.GatewayName),
 			fmt.Sprintf("add the parentRef {name: %s, namespace: %s} (%s)", p.GatewayName, p.IstioNamespace, fix)))
-	} else {
+	default:
 		found := -1
 		for i, ps := range rt.Status.Parents {
 			if ps.ParentRef.names(p.IstioNamespace, p.GatewayName, rt.Namespace) {
@@ -651,4 +688,14 @@ func (in *Input) gatewayAPIHosts() []string {
 		}
 	}
 	return hosts
+}
+
+// listenerNamed says whether the Gateway has a listener named name.
+func listenerNamed(gw *GWGateway, name string) bool {
+	for _, l := range gw.Spec.Listeners {
+		if l.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -44,7 +44,7 @@ func Rules() []Rule {
 		{"gateway-api", []Code{GatewayAPINotServed, GatewayAPIServed, GatewayAPITooOld, IstioIgnoresFrontend, IstioReleaseUnknown}, checkGatewayAPIServed},
 		{"gateway-api-gateway", []Code{GatewayClassNotAccepted, GWGatewayMissing, GWGatewayClassWrong, GWGatewayNotReady,
 			GWListenerMissing, GWListenerTLSWrong, GWListenerNotReady, GWListenerRoutesNotAllowed, GWFrontendValidationOff,
-			GWFrontendCARefBroken, GWFrontendCAOther, GWClientCAConfigMapBroken, GWCACertShadows, GWCACertLeftover}, checkGWGateway},
+			GWFrontendCARefBroken, GWFrontendCAOther, GWClientCAConfigMapBroken, GWCACertShadows, GWCACertLeftover, GWListenerSplit}, checkGWGateway},
 		{"httproute", []Code{HTTPRouteMissing, HTTPRouteUnbound, HTTPRouteNotAccepted, HTTPRouteHostMissing,
 			HTTPRoutePathNotRouted, HTTPRouteBackendWrong}, checkHTTPRoute},
 		{"reference-grants", []Code{ReferenceGrantMissing}, checkReferenceGrants},

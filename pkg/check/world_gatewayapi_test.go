@@ -13,13 +13,15 @@ import (
 
 // gatewayAPIOptions shape a Gateway API world: the chain after setup
 // --gateway-api, with the status Istio 1.28 writes on a healthy Gateway
-// and HTTPRoute. Until the Gateway API renderer lands in pkg/render, the
-// world is built here from what the plugin renders for the classic API:
-// its Istio Gateway, VirtualService and -cacert give way to the Gateway
-// API objects the contract with the renderer names (one HTTPS listener per
-// host with certificateRefs to the gateway's credential, frontend
-// validation naming the ConfigMap <gateway>-client-ca, an HTTPRoute per
-// chain), and the gateway runs as Istio deploys it (<gateway>-istio).
+// and HTTPRoute. Until the Gateway API renderer lands in pkg/render (on
+// another branch), the world is built here from what the plugin renders for
+// the classic API: its Istio Gateway, VirtualService and -cacert give way
+// to the Gateway API objects that renderer writes (one HTTPS listener
+// "https" without hostname, certificateRefs to the gateway's credential,
+// allowedRoutes selecting the app's namespace by name, frontend validation
+// naming the ConfigMap <gateway>-client-ca; an HTTPRoute per chain bound
+// to section "https"), and the gateway runs as Istio deploys it
+// (<gateway>-istio).
 type gatewayAPIOptions struct {
 	// Unserved: the cluster does not serve gateway.networking.k8s.io.
 	Unserved bool `json:"unserved"`
@@ -99,17 +101,14 @@ func (w *world) toGatewayAPI(t *testing.T, p *chain.Params, o gatewayAPIOptions)
 		"spec":     map[string]any{"controllerName": "istio.io/gateway-controller"},
 		"status":   map[string]any{"conditions": trueConds("Accepted")},
 	})
-	var listeners, listenerStatus []any
-	for i, host := range []string{p.GatewaySNI(), p.Host} {
-		name := []string{"https-gateway", "https-app"}[i]
-		listeners = append(listeners, map[string]any{
-			"name": name, "hostname": host, "port": int64(p.GatewayServicePort), "protocol": "HTTPS",
-			"tls":           map[string]any{"mode": "Terminate", "certificateRefs": []any{map[string]any{"group": "", "kind": "Secret", "name": p.GatewayCredential()}}},
-			"allowedRoutes": map[string]any{"namespaces": map[string]any{"from": "All"}},
-		})
-		listenerStatus = append(listenerStatus, map[string]any{"name": name, "attachedRoutes": int64(i), "conditions": trueConds("Accepted", "Programmed", "ResolvedRefs"),
-			"supportedKinds": []any{map[string]any{"group": gatewayAPIGroup, "kind": "HTTPRoute"}}})
-	}
+	listeners := []any{map[string]any{
+		"name": "https", "port": int64(p.GatewayServicePort), "protocol": "HTTPS",
+		"tls": map[string]any{"mode": "Terminate", "certificateRefs": []any{map[string]any{"group": "", "kind": "Secret", "name": p.GatewayCredential()}}},
+		"allowedRoutes": map[string]any{"namespaces": map[string]any{"from": "Selector", "selector": map[string]any{
+			"matchExpressions": []any{map[string]any{"key": namespaceNameLabel, "operator": "In", "values": []any{p.AppNamespace}}}}}},
+	}}
+	listenerStatus := []any{map[string]any{"name": "https", "attachedRoutes": int64(1), "conditions": trueConds("Accepted", "Programmed", "ResolvedRefs"),
+		"supportedKinds": []any{map[string]any{"group": gatewayAPIGroup, "kind": "HTTPRoute"}}}}
 	add(map[string]any{
 		"apiVersion": gatewayAPIGroup + "/v1", "kind": "Gateway",
 		"metadata": map[string]any{"namespace": ns, "name": p.GatewayName, "generation": int64(1), "labels": anyMap(p.HopLabels())},
@@ -130,7 +129,7 @@ func (w *world) toGatewayAPI(t *testing.T, p *chain.Params, o gatewayAPIOptions)
 			"backendRefs": []any{map[string]any{"name": p.Service, "port": int64(p.Port)}},
 		})
 	}
-	parent := map[string]any{"group": gatewayAPIGroup, "kind": "Gateway", "name": p.GatewayName, "namespace": ns}
+	parent := map[string]any{"group": gatewayAPIGroup, "kind": "Gateway", "name": p.GatewayName, "namespace": ns, "sectionName": "https"}
 	add(map[string]any{
 		"apiVersion": gatewayAPIGroup + "/v1", "kind": "HTTPRoute",
 		"metadata": map[string]any{"namespace": p.AppNamespace, "name": p.VirtualServiceName, "generation": int64(1), "labels": anyMap(p.Labels())},
