@@ -83,5 +83,9 @@ func (in *Input) httpRouteFacts() []HopFact {
 		}
 		routes = append(routes, path+" -> "+dest)
 	}
-	return []HopFact{{"httpRoute", ref + ", hostnames " + strings.Join(rt.Spec.Hostnames, ", ")}, {"routes", strings.Join(routes, ", ")}}
+	hostnames := "any host"
+	if len(rt.Spec.Hostnames) > 0 {
+		hostnames = "hostnames " + clip(strings.Join(rt.Spec.Hostnames, ", "))
+	}
+	return []HopFact{{"httpRoute", ref + ", " + hostnames}, {"routes", strings.Join(routes, ", ")}}
 }
