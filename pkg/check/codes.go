@@ -208,7 +208,7 @@ func Catalog() []CodeInfo {
 		{VerifyDepthTooShort, LevelError, "The ALB's verify depth is shorter than the gateway's certificate chain."},
 
 		{ClientSecretStale, LevelWarning, "The ALB's client secret no longer matches its source (IKS renewed the ALB certificate, or the private CA changed)."},
-		{CACertStale, LevelWarning, "<gateway-secret>-cacert no longer matches its source."},
+		{CACertStale, LevelWarning, "<gateway-secret>-cacert (with --gateway-api, the client-CA ConfigMap) no longer matches its source."},
 		{ALBTLSCopyStale, LevelWarning, "The copy of the ALB's TLS secret in the Ingress's namespace no longer matches the IKS secret: the ALB serves an old certificate."},
 		{CopyUnannotated, LevelInfo, "A secret the chain uses was not written by the plugin (no albistio.io/source annotation): whether it is current cannot be told."},
 		{PrivateCAUntrusted, LevelError, "The plugin's private CA is not the CA the gateway verifies client certificates with: the ALB's next client certificate will be refused."},

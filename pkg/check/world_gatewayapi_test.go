@@ -49,14 +49,28 @@ func (w *world) toGatewayAPI(t *testing.T, p *chain.Params, o gatewayAPIOptions)
 	if o.IstioImage == "" {
 		o.IstioImage = "docker.io/istio/proxyv2:1.28.1"
 	}
-	// The client CA the plugin wrote into -cacert goes into the ConfigMap.
+	// The classic API's objects give way; the Gateway API's ones, where
+	// the renderer wrote them, stay as written and get the status Istio
+	// writes. The client CA comes from the -cacert or the ConfigMap.
 	var ca string
+	var caAnnotations map[string]string
+	var gateway, route, configMap *unstructured.Unstructured
 	kept := w.objects[:0]
 	for _, u := range w.objects {
+		gk := u.GroupVersionKind().GroupKind()
 		switch {
-		case u.GetKind() == "Gateway" || u.GetKind() == "VirtualService":
+		case gk.Group == "networking.istio.io":
 			continue
-		case u.GetKind() == "Secret" && u.GetName() == p.ClientCASecret():
+		case gk.Group == gatewayAPIGroup && gk.Kind == "Gateway":
+			gateway = u
+		case gk.Group == gatewayAPIGroup && gk.Kind == "HTTPRoute":
+			route = u
+		case gk.Kind == "ConfigMap" && u.GetName() == p.ClientCAConfigMap():
+			configMap = u
+			if v, _, _ := unstructured.NestedString(u.Object, "data", "ca.crt"); v != "" {
+				ca = v
+			}
+		case gk.Kind == "Secret" && u.GetName() == p.ClientCASecret():
 			var sec corev1.Secret
 			if err := fromUnstructured(u, &sec); err != nil {
 				t.Fatal(err)
@@ -66,18 +80,33 @@ func (w *world) toGatewayAPI(t *testing.T, p *chain.Params, o gatewayAPIOptions)
 					ca = string(v)
 				}
 			}
+			caAnnotations = sec.Annotations
 			if !o.KeepCACert {
 				continue
 			}
+			o.KeepCACert = false // kept: nothing to add
 		}
 		kept = append(kept, u)
 	}
 	w.objects = kept
 	if ca == "" {
-		t.Fatal("the rendered world has no client CA to put into the ConfigMap")
+		t.Fatal("the rendered world has no client CA")
+	}
+	if o.KeepCACert {
+		// What the classic API's secrets left, as it wrote it.
+		sec := &corev1.Secret{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: p.IstioNamespace, Name: p.ClientCASecret(), Labels: p.HopLabels()},
+			Data:       map[string][]byte{"ca.crt": []byte(ca)},
+		}
+		w.objects = append(w.objects, toUnstructured(t, sec))
 	}
 	w.gatewayAPIUnserved = o.Unserved
-	add := func(m map[string]any) { w.objects = append(w.objects, &unstructured.Unstructured{Object: m}) }
+	add := func(m map[string]any) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: m}
+		w.objects = append(w.objects, u)
+		return u
+	}
 	addTyped := func(obj any) { w.objects = append(w.objects, toUnstructured(t, obj)) }
 	ns := p.IstioNamespace
 	trueConds := func(types ...string) []any {
@@ -101,48 +130,63 @@ func (w *world) toGatewayAPI(t *testing.T, p *chain.Params, o gatewayAPIOptions)
 		"spec":     map[string]any{"controllerName": "istio.io/gateway-controller"},
 		"status":   map[string]any{"conditions": trueConds("Accepted")},
 	})
-	listeners := []any{map[string]any{
-		"name": "https", "port": int64(p.GatewayServicePort), "protocol": "HTTPS",
-		"tls": map[string]any{"mode": "Terminate", "certificateRefs": []any{map[string]any{"group": "", "kind": "Secret", "name": p.GatewayCredential()}}},
-		"allowedRoutes": map[string]any{"namespaces": map[string]any{"from": "Selector", "selector": map[string]any{
-			"matchExpressions": []any{map[string]any{"key": namespaceNameLabel, "operator": "In", "values": []any{p.AppNamespace}}}}}},
-	}}
-	listenerStatus := []any{map[string]any{"name": "https", "attachedRoutes": int64(1), "conditions": trueConds("Accepted", "Programmed", "ResolvedRefs"),
-		"supportedKinds": []any{map[string]any{"group": gatewayAPIGroup, "kind": "HTTPRoute"}}}}
-	add(map[string]any{
-		"apiVersion": gatewayAPIGroup + "/v1", "kind": "Gateway",
-		"metadata": map[string]any{"namespace": ns, "name": p.GatewayName, "generation": int64(1), "labels": anyMap(p.HopLabels())},
-		"spec": map[string]any{
-			"gatewayClassName": gatewayClassIstio,
-			"listeners":        listeners,
-			"tls": map[string]any{"frontend": map[string]any{"default": map[string]any{"validation": map[string]any{
-				"caCertificateRefs": []any{map[string]any{"group": "", "kind": "ConfigMap", "name": p.ClientCAConfigMap()}},
-				"mode":              "AllowValidOnly",
-			}}}},
-		},
-		"status": map[string]any{"conditions": trueConds("Accepted", "Programmed"), "listeners": listenerStatus},
-	})
-	var rules []any
-	for _, path := range p.Paths {
-		rules = append(rules, map[string]any{
-			"matches":     []any{map[string]any{"path": map[string]any{"type": "PathPrefix", "value": path}}},
-			"backendRefs": []any{map[string]any{"name": p.Service, "port": int64(p.Port)}},
+	if gateway == nil {
+		gateway = add(map[string]any{
+			"apiVersion": gatewayAPIGroup + "/v1", "kind": "Gateway",
+			"metadata": map[string]any{"namespace": ns, "name": p.GatewayName, "labels": anyMap(p.HopLabels())},
+			"spec": map[string]any{
+				"gatewayClassName": gatewayClassIstio,
+				"listeners": []any{map[string]any{
+					"name": "https", "port": int64(p.GatewayServicePort), "protocol": "HTTPS",
+					"tls": map[string]any{"mode": "Terminate", "certificateRefs": []any{map[string]any{"group": "", "kind": "Secret", "name": p.GatewayCredential()}}},
+					"allowedRoutes": map[string]any{"namespaces": map[string]any{"from": "Selector", "selector": map[string]any{
+						"matchExpressions": []any{map[string]any{"key": namespaceNameLabel, "operator": "In", "values": []any{p.AppNamespace}}}}}},
+				}},
+				"tls": map[string]any{"frontend": map[string]any{"default": map[string]any{"validation": map[string]any{
+					"caCertificateRefs": []any{map[string]any{"group": "", "kind": "ConfigMap", "name": p.ClientCAConfigMap()}},
+					"mode":              "AllowValidOnly",
+				}}}},
+			},
 		})
 	}
+	gateway.SetGeneration(1)
+	listeners, _, _ := unstructured.NestedSlice(gateway.Object, "spec", "listeners")
+	var listenerStatus []any
+	for _, l := range listeners {
+		name, _, _ := unstructured.NestedString(l.(map[string]any), "name")
+		listenerStatus = append(listenerStatus, map[string]any{"name": name, "attachedRoutes": int64(1), "conditions": trueConds("Accepted", "Programmed", "ResolvedRefs"),
+			"supportedKinds": []any{map[string]any{"group": gatewayAPIGroup, "kind": "HTTPRoute"}}})
+	}
+	gateway.Object["status"] = map[string]any{"conditions": trueConds("Accepted", "Programmed"), "listeners": listenerStatus}
+
 	parent := map[string]any{"group": gatewayAPIGroup, "kind": "Gateway", "name": p.GatewayName, "namespace": ns, "sectionName": "https"}
-	add(map[string]any{
-		"apiVersion": gatewayAPIGroup + "/v1", "kind": "HTTPRoute",
-		"metadata": map[string]any{"namespace": p.AppNamespace, "name": p.VirtualServiceName, "generation": int64(1), "labels": anyMap(p.Labels())},
-		"spec":     map[string]any{"parentRefs": []any{parent}, "hostnames": []any{p.Host}, "rules": rules},
-		"status": map[string]any{"parents": []any{map[string]any{
-			"parentRef": parent, "controllerName": "istio.io/gateway-controller", "conditions": trueConds("Accepted", "ResolvedRefs"),
-		}}},
-	})
-	addTyped(&corev1.ConfigMap{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: p.ClientCAConfigMap(), Labels: p.HopLabels()},
-		Data:       map[string]string{"ca.crt": ca},
-	})
+	if route == nil {
+		var rules []any
+		for _, path := range p.Paths {
+			rules = append(rules, map[string]any{
+				"matches":     []any{map[string]any{"path": map[string]any{"type": "PathPrefix", "value": path}}},
+				"backendRefs": []any{map[string]any{"name": p.Service, "port": int64(p.Port)}},
+			})
+		}
+		route = add(map[string]any{
+			"apiVersion": gatewayAPIGroup + "/v1", "kind": "HTTPRoute",
+			"metadata": map[string]any{"namespace": p.AppNamespace, "name": p.VirtualServiceName, "labels": anyMap(p.Labels())},
+			"spec":     map[string]any{"parentRefs": []any{parent}, "hostnames": []any{p.Host}, "rules": rules},
+		})
+	} else if refs, _, _ := unstructured.NestedSlice(route.Object, "spec", "parentRefs"); len(refs) > 0 {
+		parent = refs[0].(map[string]any)
+	}
+	route.SetGeneration(1)
+	route.Object["status"] = map[string]any{"parents": []any{map[string]any{
+		"parentRef": parent, "controllerName": "istio.io/gateway-controller", "conditions": trueConds("Accepted", "ResolvedRefs"),
+	}}}
+	if configMap == nil {
+		addTyped(&corev1.ConfigMap{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: p.ClientCAConfigMap(), Labels: p.HopLabels(), Annotations: caAnnotations},
+			Data:       map[string]string{"ca.crt": ca},
+		})
+	}
 	labels := map[string]string{gatewayNameLabel: p.GatewayName}
 	addTyped(&corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
