@@ -23,6 +23,12 @@ import (
 	"github.com/albistio/kubectl-albistio/test/datapath"
 )
 
+// gatewayAPICheckRequests is what Gateway API mode adds to checkRequests
+// (pkg/check GatewayAPIRequests): the Gateway CRD, GatewayClass, Gateway,
+// HTTPRoute and client-CA ConfigMap instead of the Istio Gateway and
+// VirtualService.
+const gatewayAPICheckRequests = 3
+
 // TestGatewayAPICheck: check --gateway-api on a chain setup --gateway-api
 // wrote into the real API server (the standard CRDs v1.6.3 installed),
 // with the status Istio 1.28 writes set through the status subresources:
@@ -121,8 +127,15 @@ func TestGatewayAPICheck(t *testing.T) {
 		}
 	}
 
-	// Healthy: the release, read from the CRD the module cache installed.
+	// Healthy: the release, read from the CRD the module cache installed,
+	// at the classic check's cost plus the Gateway API's objects: the CRD,
+	// the GatewayClass, the Gateway, the HTTPRoute and the ConfigMap
+	// instead of the Istio Gateway and VirtualService.
 	checkCodes(0, "ALB1002")
+	rs := requestLog(t, []int{0}, append([]string{"check", "--gateway-api"}, w.flags("--alb-flavor", "nginx")...)...)
+	if want := checkRequests + gatewayAPICheckRequests + compatReads(t); len(rs) != want {
+		t.Errorf("check --gateway-api made %d API requests, want %d:\n%s", len(rs), want, rs)
+	}
 
 	// The route not attached (a listener admitting no route from the
 	// app's namespace, as Istio reports it).
