@@ -133,7 +133,6 @@ type Params struct {
 	Identity IdentityMode
 	// IngressClass is the ALB's IngressClass; empty means the flavor's IKS default.
 	IngressClass string
-
 	// GatewayAPI puts the gateway side on the Kubernetes Gateway API
 	// (gateway.networking.k8s.io/v1, gatewayClassName istio) instead of
 	// Istio's own networking.istio.io Gateway and VirtualService: the hop's

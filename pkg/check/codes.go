@@ -152,6 +152,37 @@ const (
 	CertificateSpecOther      Code = "ALB0910"
 )
 
+// 10xx: the Kubernetes Gateway API as the gateway side (--gateway-api).
+const (
+	GatewayAPINotServed        Code = "ALB1001"
+	GatewayAPIServed           Code = "ALB1002"
+	GatewayAPITooOld           Code = "ALB1003"
+	GatewayClassNotAccepted    Code = "ALB1004"
+	GWGatewayMissing           Code = "ALB1005"
+	GWGatewayClassWrong        Code = "ALB1006"
+	GWGatewayNotReady          Code = "ALB1007"
+	GWListenerMissing          Code = "ALB1008"
+	GWListenerTLSWrong         Code = "ALB1009"
+	GWListenerNotReady         Code = "ALB1010"
+	GWListenerRoutesNotAllowed Code = "ALB1011"
+	GWFrontendValidationOff    Code = "ALB1012"
+	GWFrontendCARefBroken      Code = "ALB1013"
+	GWFrontendCAOther          Code = "ALB1014"
+	GWClientCAConfigMapBroken  Code = "ALB1015"
+	IstioIgnoresFrontend       Code = "ALB1016"
+	IstioReleaseUnknown        Code = "ALB1017"
+	GWCACertShadows            Code = "ALB1018"
+	GWCACertLeftover           Code = "ALB1019"
+	HTTPRouteMissing           Code = "ALB1020"
+	HTTPRouteUnbound           Code = "ALB1021"
+	HTTPRouteNotAccepted       Code = "ALB1022"
+	HTTPRouteHostMissing       Code = "ALB1023"
+	HTTPRoutePathNotRouted     Code = "ALB1024"
+	HTTPRouteBackendWrong      Code = "ALB1025"
+	ReferenceGrantMissing      Code = "ALB1026"
+	GWListenerSplit            Code = "ALB1027"
+)
+
 // CodeInfo describes a code: its level, which never changes, and what it means.
 type CodeInfo struct {
 	Code        Code   `json:"code"`
@@ -182,7 +213,7 @@ func Catalog() []CodeInfo {
 		{VerifyDepthTooShort, LevelError, "The ALB's verify depth is shorter than the gateway's certificate chain."},
 
 		{ClientSecretStale, LevelWarning, "The ALB's client secret no longer matches its source (IKS renewed the ALB certificate, or the private CA changed)."},
-		{CACertStale, LevelWarning, "<gateway-secret>-cacert no longer matches its source."},
+		{CACertStale, LevelWarning, "<gateway-secret>-cacert (with --gateway-api, the client-CA ConfigMap) no longer matches its source."},
 		{ALBTLSCopyStale, LevelWarning, "The copy of the ALB's TLS secret in the Ingress's namespace no longer matches the IKS secret: the ALB serves an old certificate."},
 		{CopyUnannotated, LevelInfo, "A secret the chain uses was not written by the plugin (no albistio.io/source annotation): whether it is current cannot be told."},
 		{PrivateCAUntrusted, LevelError, "The plugin's private CA is not the CA the gateway verifies client certificates with: the ALB's next client certificate will be refused."},
@@ -280,6 +311,34 @@ func Catalog() []CodeInfo {
 		{CertManagerRenewalOverdue, LevelWarning, "A certificate cert-manager keeps for the hop is past its renewal time and was not renewed: cert-manager is not running, or fails to renew it."},
 		{RenewalDue, LevelInfo, "A certificate the plugin issued or copied has less than 30 days left, when setup renews it: nothing renews it until setup runs."},
 		{CertificateSpecOther, LevelWarning, "A Certificate of the hop writes another Secret, or is issued by another Issuer, than the ones the hop reads and trusts."},
+
+		{GatewayAPINotServed, LevelError, "--gateway-api: the cluster does not serve gateway.networking.k8s.io/v1 Gateways: the Gateway API's CRDs are not installed (the finding says how to install the standard ones)."},
+		{GatewayAPIServed, LevelInfo, "--gateway-api: the Gateway API release (bundle version) and channel the cluster's CRDs carry, or that they could not be read."},
+		{GatewayAPITooOld, LevelError, "--gateway-api: the installed Gateway API is older than v1.5.0, whose standard channel lacks spec.tls.frontend: the gateway asks the ALB for no client certificate."},
+		{GatewayClassNotAccepted, LevelError, "--gateway-api: the GatewayClass the Gateway names (istio) does not exist or is not Accepted by its controller."},
+		{GWGatewayMissing, LevelError, "--gateway-api: the Gateway API Gateway (--gateway-name) does not exist."},
+		{GWGatewayClassWrong, LevelError, "--gateway-api: the Gateway's gatewayClassName is not istio: Istio does not program it."},
+		{GWGatewayNotReady, LevelError, "--gateway-api: the Gateway is not Accepted or not Programmed by Istio (its conditions are quoted)."},
+		{GWListenerMissing, LevelError, "--gateway-api: no listener on the gateway Service's port takes the SNI the ALB sends or --host."},
+		{GWListenerTLSWrong, LevelError, "--gateway-api: a listener the chain uses is not HTTPS, does not terminate TLS, or its certificateRefs do not name the gateway's credential."},
+		{GWListenerNotReady, LevelError, "--gateway-api: a listener the chain uses is not Accepted, Programmed or ResolvedRefs (reasons such as InvalidCACertificateRef, InvalidCertificateRef, RefNotPermitted)."},
+		{GWListenerRoutesNotAllowed, LevelError, "--gateway-api: the listener that takes --host does not admit routes from the app's namespace (allowedRoutes)."},
+		{GWFrontendValidationOff, LevelWarning, "--gateway-api: the Gateway has no frontend validation for the port, or its mode is AllowInsecureFallback: the gateway does not require the ALB's client certificate."},
+		{GWFrontendCARefBroken, LevelError, "--gateway-api: the frontend validation's caCertificateRefs are more than one, of a kind Istio does not read, or a Secret, which Istio 1.28-1.30's SDS does not serve there."},
+		{GWFrontendCAOther, LevelWarning, "--gateway-api: the frontend validation names another ConfigMap than the plugin's <gateway-name>-client-ca, which nothing keeps in step with the ALB's client certificate."},
+		{GWClientCAConfigMapBroken, LevelError, "--gateway-api: the ConfigMap the frontend validation names is missing, or its ca.crt is missing or does not parse."},
+		{IstioIgnoresFrontend, LevelError, "--gateway-api: the gateway runs an Istio older than 1.28, which ignores spec.tls.frontend and asks the ALB for no client certificate."},
+		{IstioReleaseUnknown, LevelInfo, "--gateway-api: the gateway pods' istio-proxy image names no Istio release, so whether Istio honours spec.tls.frontend (1.28 and later) is not known."},
+		{GWCACertShadows, LevelWarning, "--gateway-api: a <name>-cacert Secret exists beside the Secret the frontend validation names: Istio's SDS reads it instead."},
+		{GWCACertLeftover, LevelInfo, "--gateway-api: <gateway-secret>-cacert is left from the classic API; Istio does not read it for a Gateway whose frontend validation names its CA."},
+		{HTTPRouteMissing, LevelError, "--gateway-api: the chain's HTTPRoute (--virtualservice-name) does not exist."},
+		{HTTPRouteUnbound, LevelError, "--gateway-api: the HTTPRoute's parentRefs do not name the Gateway."},
+		{HTTPRouteNotAccepted, LevelError, "--gateway-api: the Gateway has not accepted the HTTPRoute, or not resolved its references (status.parents conditions)."},
+		{HTTPRouteHostMissing, LevelError, "--gateway-api: the HTTPRoute's hostnames do not include --host: requests the ALB forwards find no route (404)."},
+		{HTTPRoutePathNotRouted, LevelError, "--gateway-api: a chain path (--path) is matched by no rule of the HTTPRoute."},
+		{HTTPRouteBackendWrong, LevelError, "--gateway-api: the HTTPRoute routes a chain path elsewhere than --service on --port, or to a Service or port that does not exist."},
+		{ReferenceGrantMissing, LevelError, "--gateway-api: a reference of the Gateway or HTTPRoute into another namespace has no ReferenceGrant there that permits it."},
+		{GWListenerSplit, LevelError, "--gateway-api: the SNI the ALB sends and --host land on different listeners: the app's routes are in a filter chain the ALB's connections never select (404)."},
 	}
 }
 

@@ -657,6 +657,7 @@ var areaTitles = map[string]string{
 	"07": "The Istio API the cluster serves",
 	"08": "The live probe (`--probe`)",
 	"09": "Renewal, and the hop's cert-manager objects",
+	"10": "The Kubernetes Gateway API as the gateway side (`--gateway-api`)",
 }
 
 // referenceMarkdown renders docs/checks.md from the catalog and codeDocs.

@@ -58,6 +58,7 @@ func newFakeAPI(t *testing.T, w *world, extra ...*unstructured.Unstructured) *fa
 		kube.Pods:           "PodList",
 		kube.Secrets:        "SecretList",
 		kube.Services:       "ServiceList",
+		gwReferenceGrants:   "ReferenceGrantList",
 	}
 	fake := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds)
 	// Objects go in under their real resource names: the fake's own guess
@@ -74,6 +75,14 @@ func newFakeAPI(t *testing.T, w *world, extra ...*unstructured.Unstructured) *fa
 			gvr, err = configMaps, nil
 		case "Deployment":
 			gvr, err = deployments, nil
+		case "HTTPRoute":
+			gvr, err = gwHTTPRoutes, nil
+		case "GatewayClass":
+			gvr, err = gwGatewayClasses, nil
+		case "ReferenceGrant":
+			gvr, err = gwReferenceGrants, nil
+		case "CustomResourceDefinition":
+			gvr, err = crdResource, nil
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -86,12 +95,15 @@ func newFakeAPI(t *testing.T, w *world, extra ...*unstructured.Unstructured) *fa
 	// cert-manager's, where it is not installed) answer as the API server's
 	// mux does: a plain-text 404, which client-go turns into a
 	// NotFound whose cause is the unexpected body.
-	for _, res := range []string{"gateways", "virtualservices", "issuers", "certificates"} {
+	for _, res := range []string{"gateways", "virtualservices", "issuers", "certificates", "httproutes", "gatewayclasses", "referencegrants"} {
 		fake.PrependReactor("*", res, func(a k8stesting.Action) (bool, runtime.Object, error) {
 			gvr := a.GetResource()
 			unserved := !slices.Contains(w.served, gvr.Version)
 			if gvr.Group == kube.Issuers.Group {
 				unserved = w.certManagerUnserved
+			}
+			if gvr.Group == gatewayAPIGroup {
+				unserved = w.gatewayAPIUnserved
 			}
 			if unserved {
 				name := ""

@@ -186,6 +186,14 @@ func (w *world) check(t *testing.T) ([]Finding, *fakeAPI) {
 		// name when missing from the LIST.
 		limit += CertManagerRequests + 3
 	}
+	if g := snap.GatewayAPI; g != nil {
+		// ... and the Gateway API's objects, a LIST of ReferenceGrants per
+		// namespace a reference crosses into, a Secret CA's -cacert.
+		limit += GatewayAPIRequests + len(g.ReferenceGrants)
+		if g.ClientCASecret != nil || g.ClientCASecretCACert != nil {
+			limit++
+		}
+	}
 	if tc := snap.TraefikCompat; tc != nil {
 		// ... and IKS's Traefik compatibility layer: its ConfigMap and
 		// one Deployment per ALB that runs it (one per zone at most).

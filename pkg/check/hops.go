@@ -65,6 +65,10 @@ type Hop struct {
 	// Facts are what the hop is made of, as read: names, settings,
 	// certificates and their days left.
 	Facts []HopFact `json:"facts,omitempty"`
+	// title, when set, is the hop's title in the text report instead of
+	// hopTitles' (the VirtualService hop is the HTTPRoute in Gateway API
+	// mode; its name stays, for scripts).
+	title string
 }
 
 // HopFact is one thing the report says about a hop.
@@ -81,7 +85,7 @@ var factLabels = map[string]string{
 	"clientCertificate": "client certificate", "clientAuth": "client auth", "sni": "SNI",
 	"verification": "verification", "clientCA": "gateway trusts",
 	"gateway": "Gateway", "serverCertificate": "server certificate", "pods": "pods", "gatewayService": "Service",
-	"virtualService": "VirtualService", "routes": "routes",
+	"virtualService": "VirtualService", "routes": "routes", "httpRoute": "HTTPRoute",
 	"service": "Service", "namespace": "namespace",
 }
 
@@ -114,6 +118,7 @@ var hopCodes = map[HopName][]Code{
 		ProbeHandshakeOK, ProbeClientRejected, ProbeClientNoAuthEKU, ProbeServerUntrusted, ProbeHandshakeFailed, ProbeNotRun,
 		CertManagerNotServed, CertManagerObjectMissing, IssuerNotReady, CertificateNotReady, CertificateSecretMissing,
 		CredentialCACertLeftover, CertManagerRenewalOverdue, CertificateSpecOther,
+		GWClientCAConfigMapBroken, GWCACertShadows, GWCACertLeftover,
 	},
 	HopGateway: {
 		GatewaySecretMissing,
@@ -122,13 +127,19 @@ var hopCodes = map[HopName][]Code{
 		HostNotOnGateway, GatewayServiceMissing, ServicePortMissing, ServiceSelectsNoPods, GatewayClientCAOther,
 		GatewayClientCANotCA, GatewayClientCAMissing,
 		IstioMissing, IstioV1NotServed, IstioTooOld, ProbeConnectFailed,
+		GatewayAPINotServed, GatewayAPIServed, GatewayAPITooOld, GatewayClassNotAccepted, GWGatewayMissing,
+		GWGatewayClassWrong, GWGatewayNotReady, GWListenerMissing, GWListenerTLSWrong, GWListenerNotReady,
+		GWFrontendValidationOff, GWFrontendCARefBroken, GWFrontendCAOther, IstioIgnoresFrontend, IstioReleaseUnknown,
+		ReferenceGrantMissing, GWListenerSplit,
 	},
 	HopVirtualService: {
 		VirtualServiceMissing, VirtualServiceUnbound, VirtualServiceHostOff, HostNotOnVirtualSvc, PathNotRouted,
 		DestinationNotService, ProbeHTTPClientError,
+		HTTPRouteMissing, HTTPRouteUnbound, HTTPRouteNotAccepted, HTTPRouteHostMissing, HTTPRoutePathNotRouted,
+		GWListenerRoutesNotAllowed,
 	},
 	HopAppService: {
-		DestinationMissing, DestinationPortMissing, AppNamespaceMissing, SidecarInjectionOff,
+		DestinationMissing, DestinationPortMissing, AppNamespaceMissing, SidecarInjectionOff, HTTPRouteBackendWrong,
 		ProbeHTTPOK, ProbeHTTPServerError,
 	},
 }
@@ -200,6 +211,10 @@ func objectHops(in *Input) map[string]HopName {
 	add(HopMutualTLS, "Service", p.IstioNamespace, p.TraefikService())
 
 	add(HopVirtualService, "VirtualService", p.AppNamespace, p.VirtualServiceName)
+	if p.GatewayAPI {
+		add(HopVirtualService, "HTTPRoute", p.AppNamespace, p.VirtualServiceName)
+		add(HopMutualTLS, "ConfigMap", p.IstioNamespace, p.ClientCAConfigMap())
+	}
 	add(HopAppService, "Service", p.AppNamespace, p.Service)
 	add(HopAppService, "Namespace", "", p.AppNamespace)
 	return m
@@ -247,6 +262,9 @@ func Hops(in *Input, fs []Finding, outputThreshold Level) []Hop {
 	hops := make([]Hop, 0, len(hopOrder))
 	for _, name := range hopOrder {
 		hop := Hop{Name: name, Status: HopOK, Facts: facts[name]}
+		if name == HopVirtualService && in.Params.GatewayAPI {
+			hop.title = "HTTPRoute"
+		}
 		worst := 0
 		seen := map[Code]bool{}
 		here := slices.Clone(found[name])
@@ -287,6 +305,8 @@ func (in *Input) unjudged() map[HopName]string {
 		out[HopMutualTLS] = "the ALB's flavor is unknown, so its settings for the gateway were not checked"
 	}
 	switch {
+	case in.Params.GatewayAPI:
+		in.gatewayAPIUnjudged(out)
 	case s.IstioVersion == "":
 		out[HopGateway] = "networking.istio.io is not served: no Gateway was read"
 		out[HopVirtualService] = "networking.istio.io is not served: no VirtualService was read"
@@ -350,7 +370,11 @@ func hopFacts(in *Input) map[HopName][]HopFact {
 	add(HopMutualTLS, "verification", in.verificationFact())
 	add(HopMutualTLS, "clientCA", in.clientCAFact())
 
-	add(HopGateway, "gateway", in.gatewayFact())
+	if p.GatewayAPI {
+		add(HopGateway, "gateway", in.gatewayAPIGatewayFact())
+	} else {
+		add(HopGateway, "gateway", in.gatewayFact())
+	}
 	if c, ok := roles["gateway-server"]; ok {
 		add(HopGateway, "serverCertificate", certFact(c))
 	} else {
@@ -374,7 +398,11 @@ func hopFacts(in *Input) map[HopName][]HopFact {
 	}
 
 	vsRef := p.AppNamespace + "/" + p.VirtualServiceName
-	if vs := s.VirtualService; vs != nil {
+	if p.GatewayAPI {
+		for _, f := range in.httpRouteFacts() {
+			add(HopVirtualService, f.Name, f.Value)
+		}
+	} else if vs := s.VirtualService; vs != nil {
 		add(HopVirtualService, "virtualService", vsRef)
 		var routes []string
 		for _, path := range p.Paths {
@@ -526,16 +554,19 @@ func (in *Input) clientCAFact() string {
 		if !readAsCA {
 			return fmt.Sprintf("caCertCredentialName %s, no -cacert suffix: Istio reads it as a certificate and key, so none", quote(name))
 		}
-		if _, from := in.gatewayClientCAs(); from != nil {
-			return fmt.Sprintf("the CA in %s (caCertCredentialName)", secretRef(from))
+		if _, from := in.gatewayClientCAs(); from != "" {
+			return fmt.Sprintf("the CA in %s (caCertCredentialName)", from)
 		}
 		return fmt.Sprintf("caCertCredentialName %s: no CA found there", quote(name))
 	}
 	_, from := in.gatewayClientCAs()
-	if from == nil {
+	if from == "" && in.Params.GatewayAPI {
+		return "no CA found in what the Gateway's frontend validation names"
+	}
+	if from == "" {
 		return "no CA found: neither " + objectRef("Secret", in.Params.IstioNamespace, in.clientCAName()) + " nor the credential holds one"
 	}
-	return "the CA in " + secretRef(from)
+	return "the CA in " + from
 }
 
 // gatewayFact is the Gateway and the mode of its server for the chain.

@@ -99,14 +99,19 @@ func (in *Input) albTrust() []*x509.Certificate {
 }
 
 // gatewayClientCAs are the CA certificates the gateway verifies the ALB
-// with, and the secret they come from: <credential>-cacert first, then
-// the credential secret itself, as Istio looks them up.
+// with, and the object they come from as findings name it ("" when none):
+// <credential>-cacert first, then the credential secret itself, as Istio
+// looks them up. In Gateway API mode they come from what the Gateway's
+// frontend validation names instead (gatewayAPIClientCAs).
 //
 // When the Gateway's server names its client CA with caCertCredentialName,
 // they come from that secret alone (read only when the name ends in -cacert;
 // Istio reads any other name as a certificate and key, and verifies nothing
 // with it), in the same key order.
-func (in *Input) gatewayClientCAs() ([]*x509.Certificate, *corev1.Secret) {
+func (in *Input) gatewayClientCAs() ([]*x509.Certificate, string) {
+	if in.Params.GatewayAPI {
+		return in.gatewayAPIClientCAs()
+	}
 	sources := []*corev1.Secret{in.Snapshot.CACert, in.credentialSecret()}
 	if in.clientCAElsewhere() {
 		sources = []*corev1.Secret{in.Snapshot.NamedClientCA}
@@ -118,11 +123,11 @@ func (in *Input) gatewayClientCAs() ([]*x509.Certificate, *corev1.Secret) {
 		for _, k := range caKeys() {
 			if len(s.Data[k]) > 0 {
 				cs, _ := parseCerts(s, k, "")
-				return cs, s
+				return cs, secretRef(s)
 			}
 		}
 	}
-	return nil, nil
+	return nil, ""
 }
 
 // caCert is the private CA's certificate, nil when not read or unusable.

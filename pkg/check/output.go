@@ -245,6 +245,9 @@ func writeHops(b *strings.Builder, hops []Hop, color bool) {
 			b.WriteString("           |\n           v\n")
 		}
 		title := hopTitles[h.Name]
+		if h.title != "" {
+			title = h.title
+		}
 		if title == "" {
 			title = string(h.Name)
 		}

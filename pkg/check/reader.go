@@ -55,10 +55,19 @@ type API interface {
 // Issuers and three Certificates, and of <server secret>-cacert, which
 // should not exist (its server secret comes with the LIST; the unused
 // <gateway-secret>-cacert is not read). No other hop reads them.
+//
+// Gateway API mode (chain.Params.GatewayAPI) reads, instead of the Istio
+// Gateway and VirtualService, the Gateway CRD (for its release and
+// channel), the Gateway, its GatewayClass, the HTTPRoute and the ConfigMap
+// the frontend validation names: GatewayAPIRequests more. Only an unusual
+// chain costs more again: one LIST of ReferenceGrants per namespace a
+// reference crosses into, and for a frontend validation naming a Secret,
+// GETs of that Secret and its -cacert instead of the ConfigMap.
 const (
 	Requests            = 11
 	MaxRequests         = Requests + 2
 	CertManagerRequests = 6
+	GatewayAPIRequests  = 3
 )
 
 // readParallelism bounds how many of Read's requests are in flight at once.
@@ -103,6 +112,14 @@ const (
 	stepCAIssuer
 	stepClientCertificate
 	stepServerCertificate
+	// Gateway API mode only (gatewayapi.go), instead of stepGateway and
+	// stepVirtualService.
+	stepGatewayAPICRD
+	stepGatewayAPIGateway
+	stepGatewayClass
+	stepHTTPRoute
+	stepClientCAConfigMap
+	stepReferenceGrants
 )
 
 // certManagerRead is one of the hop's cert-manager objects Read gets by
@@ -151,6 +168,9 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 	r := &reader{ctx: ctx, api: api, slots: make(chan struct{}, parallelism), ownedNamespace: p.IstioNamespace}
 	s := &Snapshot{}
 	ns := p.IstioNamespace
+	if p.GatewayAPI {
+		p.GatewaySelector = gatewayAPIPodSelector(p)
+	}
 
 	// Reads that others wait for go first, so that they get the first slots.
 	owned := r.async(func() { r.readOwnedSecrets() })
@@ -158,7 +178,13 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 	ingress := r.async(func() {
 		s.Ingress = getInto[networkingv1.Ingress](r, stepIngress, kube.Ingresses, ns, p.IngressName)
 	})
-	istio := r.async(func() { r.readIstio(s, p) })
+	istio := r.async(func() {
+		if p.GatewayAPI {
+			r.readGatewayAPI(s, p)
+			return
+		}
+		r.readIstio(s, p)
+	})
 	albSecret := r.async(func() { s.ALBSecret = r.secret(stepALBSecret, owned, p.ALBSecretNamespace, p.ALBSecret) })
 	// The client secret says whether the hop is cert-manager's (written
 	// before client is closed, read only after).
@@ -170,6 +196,15 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 	r.async(func() { s.GatewaySecret = r.secret(stepGatewaySecret, owned, ns, p.GatewaySecret) })
 	r.async(func() {
 		<-client
+		if p.GatewayAPI {
+			// Istio reads no <credential>-cacert for a Gateway whose
+			// frontend validation names its CA (gatewayAPICACert): only
+			// one the plugin left from the classic API is looked for, in
+			// the LIST, at no extra request.
+			<-owned
+			s.CACert = r.owned[clientCAName(p, certManager)]
+			return
+		}
 		s.CACert = r.secret(stepCACert, owned, ns, clientCAName(p, certManager))
 	})
 	r.async(func() {

@@ -26,6 +26,9 @@ import (
 func readSequential(ctx context.Context, api API, p *chain.Params) (*Snapshot, error) {
 	r := &seqReader{ctx: ctx, api: api}
 	s := &Snapshot{}
+	if p.GatewayAPI {
+		p.GatewaySelector = gatewayAPIPodSelector(p)
+	}
 
 	classes, err := api.List(ctx, kube.IngressClasses, "", "")
 	if err != nil {
@@ -55,7 +58,11 @@ func readSequential(ctx context.Context, api API, p *chain.Params) (*Snapshot, e
 	s.GatewaySecret = r.secret(p.IstioNamespace, p.GatewaySecret)
 	s.ClientSecret = r.secret(p.IstioNamespace, p.ClientSecret)
 	certManager := hopIsCertManager(p, s.ClientSecret, r.owned)
-	s.CACert = r.secret(p.IstioNamespace, clientCAName(p, certManager))
+	if p.GatewayAPI {
+		s.CACert = r.owned[clientCAName(p, certManager)]
+	} else {
+		s.CACert = r.secret(p.IstioNamespace, clientCAName(p, certManager))
+	}
 	if certManager || usesPrivateCA(s.ClientSecret, p) {
 		s.CASecret = r.secret(p.IstioNamespace, p.CASecret)
 	}
@@ -71,7 +78,9 @@ func readSequential(ctx context.Context, api API, p *chain.Params) (*Snapshot, e
 		s.IngressTLSSecret = r.secret(p.IstioNamespace, tlsName)
 	}
 
-	r.readIstio(s, p)
+	if !p.GatewayAPI {
+		r.readIstio(s, p)
+	}
 	if name := namedClientCAName(s.Gateway, p, certManager); name != "" {
 		s.NamedClientCA = r.secret(p.IstioNamespace, name)
 	}
@@ -122,6 +131,9 @@ func readSequential(ctx context.Context, api API, p *chain.Params) (*Snapshot, e
 				}
 			}
 		}
+	}
+	if p.GatewayAPI {
+		r.readGatewayAPI(s, p) // its steps come last
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -358,4 +370,101 @@ func (r *seqReader) readNginxALBs(s *Snapshot) {
 		na.ALBs = append(na.ALBs, alb)
 	}
 	s.NginxALBs = na
+}
+
+func (r *seqReader) readGatewayAPI(s *Snapshot, p *chain.Params) {
+	g := &GatewayAPISnapshot{}
+	s.GatewayAPI = g
+	if r.err != nil {
+		return
+	}
+	u, err := r.api.Get(r.ctx, crdResource, "", gatewayCRDName)
+	switch {
+	case kube.IsForbidden(err):
+		g.CRDForbidden = true
+	case err != nil:
+		r.err = err
+		return
+	case u != nil:
+		g.CRD = decodeCRD(u)
+	}
+	gwObj, served, err := r.api.GetServed(r.ctx, gwGateways, p.IstioNamespace, p.GatewayName)
+	if err != nil {
+		r.err = err
+		return
+	}
+	if g.Served = served; !served {
+		return
+	}
+	decodeInto := func(u *unstructured.Unstructured, set func(*unstructured.Unstructured) error) {
+		if u != nil && r.err == nil {
+			r.err = set(u)
+		}
+	}
+	decodeInto(gwObj, func(u *unstructured.Unstructured) (err error) { g.Gateway, err = decodeGWObject[GWGateway](u); return })
+	className := gatewayClassIstio
+	if g.Gateway != nil && g.Gateway.Spec.GatewayClassName != "" {
+		className = g.Gateway.Spec.GatewayClassName
+	}
+	if r.err == nil {
+		u, err := r.api.Get(r.ctx, gwGatewayClasses, "", className)
+		switch {
+		case kube.IsForbidden(err):
+			g.GatewayClassForbidden = true
+		case err != nil:
+			r.err = err
+		}
+		decodeInto(u, func(u *unstructured.Unstructured) (err error) {
+			g.GatewayClass, err = decodeGWObject[GWGatewayClass](u)
+			return
+		})
+	}
+	decodeInto(r.get(gwHTTPRoutes, p.AppNamespace, p.VirtualServiceName), func(u *unstructured.Unstructured) (err error) {
+		g.HTTPRoute, err = decodeGWObject[GWHTTPRoute](u)
+		return
+	})
+	ns, name, kind := p.IstioNamespace, p.ClientCAConfigMap(), "ConfigMap"
+	if gw := g.Gateway; gw != nil {
+		if f, _ := gw.frontendFor(p.GatewayServicePort); f != nil && f.Validation != nil && len(f.Validation.CACertificateRefs) > 0 {
+			ref := f.Validation.CACertificateRefs[0]
+			ns, name, kind = ref.namespaceOr(gw.Namespace), ref.Name, ref.kindOr("")
+			if ref.groupOr("") != "" {
+				kind = ""
+			}
+		}
+	}
+	switch kind {
+	case "ConfigMap":
+		g.ClientCA = seqGetInto[corev1.ConfigMap](r, configMaps, ns, name)
+	case "Secret":
+		g.ClientCASecret = seqGetInto[corev1.Secret](r, kube.Secrets, ns, name)
+		g.ClientCASecretCACert = seqGetInto[corev1.Secret](r, kube.Secrets, ns, name+clientCASuffix)
+	}
+	for _, c := range crossRefs(g.Gateway, g.HTTPRoute) {
+		if _, done := g.ReferenceGrantsForbidden[c.toNS]; done || r.err != nil {
+			continue
+		}
+		if g.ReferenceGrants == nil {
+			g.ReferenceGrants, g.ReferenceGrantsForbidden = map[string][]GWReferenceGrant{}, map[string]bool{}
+		}
+		items, err := r.api.List(r.ctx, gwReferenceGrants, c.toNS, "")
+		if kube.IsForbidden(err) {
+			g.ReferenceGrantsForbidden[c.toNS] = true
+			continue
+		}
+		if err != nil {
+			r.err = err
+			return
+		}
+		g.ReferenceGrantsForbidden[c.toNS] = false
+		for i := range items {
+			decodeInto(&items[i], func(u *unstructured.Unstructured) error {
+				rg, err := decodeGWObject[GWReferenceGrant](u)
+				if err == nil {
+					g.ReferenceGrants[c.toNS] = append(g.ReferenceGrants[c.toNS], *rg)
+				}
+				return err
+			})
+		}
+	}
 }

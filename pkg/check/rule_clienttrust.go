@@ -48,7 +48,7 @@ func checkClientTrust(in *Input) []Finding {
 		return fs
 	}
 	fs = append(fs, newFinding(ClientCertUntrusted, obj, field,
-		fmt.Sprintf("the gateway verifies client certificates with the CA in Secret %s/%s, and the ALB's chain does not lead to it, so the gateway answers \"unknown ca\": %v", from.Namespace, from.Name, err),
+		fmt.Sprintf("the gateway verifies client certificates with the CA in %s, and the ALB's chain does not lead to it, so the gateway answers \"unknown ca\": %v", from, err),
 		untrustedFix))
 	return fs
 }

@@ -16,7 +16,7 @@ import (
 // port and selects them.
 func checkGatewayWorkload(in *Input) []Finding {
 	s, p := in.Snapshot, in.Params
-	if s.IstioServed == nil {
+	if s.IstioServed == nil && !in.Params.GatewayAPI {
 		return nil // without Istio there is no gateway; the istio-api rule says so, once
 	}
 	var fs []Finding

@@ -12,6 +12,9 @@ import (
 // VirtualService rules stay silent rather than report them missing.
 func checkIstioAPI(in *Input) []Finding {
 	s := in.Snapshot
+	if in.Params.GatewayAPI {
+		return nil // Gateway API mode reads no networking.istio.io object; the gateway-api rule judges its API
+	}
 	obj := objectRef("APIGroup", "", render.IstioGroup)
 	switch {
 	case s.IstioServed == nil:

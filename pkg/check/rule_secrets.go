@@ -102,6 +102,9 @@ func checkSecrets(in *Input) []Finding {
 // itself; one of them must hold it.
 func checkCACertSecret(in *Input) []Finding {
 	s, p := in.Snapshot, in.Params
+	if p.GatewayAPI {
+		return nil // the client CA is what the frontend validation names: the gateway-api-gateway rule judges it
+	}
 	fix := fixRerunSecrets
 	if in.certManager() {
 		fix = fmt.Sprintf("delete this secret: cert-manager keeps the hop's CA in %s's ca.crt, which Istio reads when no -cacert exists", in.credentialName())

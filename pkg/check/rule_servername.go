@@ -42,6 +42,10 @@ func checkServerName(in *Input) []Finding {
 				fmt.Sprintf("the ALB sends the SNI %s, which is not among the Gateway's hosts %s: Envoy has no filter chain for it and resets the connection", quote(sn.name), joinQuoted(server.GetHosts())), fix))
 		}
 	}
+	if hosts := in.gatewayAPIHosts(); hosts != nil && !hostListed(hosts, sn.name) {
+		fs = append(fs, newFinding(ServerNameNotOnGateway, sn.object, sn.field,
+			fmt.Sprintf("the ALB sends the SNI %s, which no HTTPS listener's hostname of the Gateway takes (%s): Envoy has no filter chain for it and resets the connection", quote(sn.name), joinQuoted(hosts)), fix))
+	}
 	return fs
 }
 

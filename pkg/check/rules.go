@@ -42,6 +42,13 @@ func Rules() []Rule {
 		{"cert-manager", []Code{CertManagerNotServed, CertManagerObjectMissing, IssuerNotReady, CertificateNotReady,
 			CertificateSecretMissing, CredentialCACertLeftover, CertManagerRenewalOverdue, CertificateSpecOther}, checkCertManager},
 		{"renewal", []Code{ALBTLSCopyUnrenewed, RenewalDue}, checkRenewal},
+		{"gateway-api", []Code{GatewayAPINotServed, GatewayAPIServed, GatewayAPITooOld, IstioIgnoresFrontend, IstioReleaseUnknown}, checkGatewayAPIServed},
+		{"gateway-api-gateway", []Code{GatewayClassNotAccepted, GWGatewayMissing, GWGatewayClassWrong, GWGatewayNotReady,
+			GWListenerMissing, GWListenerTLSWrong, GWListenerNotReady, GWListenerRoutesNotAllowed, GWFrontendValidationOff,
+			GWFrontendCARefBroken, GWFrontendCAOther, GWClientCAConfigMapBroken, GWCACertShadows, GWCACertLeftover, GWListenerSplit}, checkGWGateway},
+		{"httproute", []Code{HTTPRouteMissing, HTTPRouteUnbound, HTTPRouteNotAccepted, HTTPRouteHostMissing,
+			HTTPRoutePathNotRouted, HTTPRouteBackendWrong}, checkHTTPRoute},
+		{"reference-grants", []Code{ReferenceGrantMissing}, checkReferenceGrants},
 	}
 }
 

@@ -53,7 +53,10 @@ type Snapshot struct {
 
 	Gateway        *istiov1.Gateway
 	VirtualService *istiov1.VirtualService
-	Ingress        *networkingv1.Ingress
+	// GatewayAPI holds the Gateway API objects read in Gateway API mode
+	// (chain.Params.GatewayAPI), where Gateway and VirtualService stay nil.
+	GatewayAPI *GatewayAPISnapshot
+	Ingress    *networkingv1.Ingress
 
 	// GatewayService is the Istio ingress gateway's Service.
 	GatewayService *corev1.Service

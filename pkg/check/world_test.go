@@ -130,6 +130,8 @@ type worldOptions struct {
 	// IKSCopy: IKS keeps a copy of the ALB secret in the Istio namespace
 	// (ingress.cloud.ibm.com/cert-source: ibm), so setup wrote none.
 	IKSCopy bool `json:"iksCopy"`
+	// GatewayAPI puts the gateway side on the Gateway API (world_gatewayapi_test.go).
+	GatewayAPI *gatewayAPIOptions `json:"gatewayAPI"`
 }
 
 // world is a cluster after `kubectl albistio secrets`, `gateway` and
@@ -142,6 +144,8 @@ type world struct {
 	roots   []*x509.Certificate
 	// certManagerUnserved: cert-manager.io is not served.
 	certManagerUnserved bool
+	// gatewayAPIUnserved: gateway.networking.k8s.io is not served.
+	gatewayAPIUnserved bool
 }
 
 func testParams(t *testing.T, flavor chain.Flavor, identity chain.IdentityMode, port int32) *chain.Params {
@@ -218,6 +222,10 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	gwSec := tlsSecret(istioNS, gwSecret, k.pem["gw.chain"], k.pem["gw.key"])
 
 	rp := testParams(t, o.Flavor, o.Identity, o.GatewayServicePort)
+	if o.GatewayAPI != nil {
+		gatewayAPIParams(w.params)
+		gatewayAPIParams(rp)
+	}
 	var iksCopy *corev1.Secret
 	if o.IKSCopy {
 		iksCopy = tlsSecret(istioNS, albSecret, k.pem[albName+".chain"], k.pem[albName+".key"])
@@ -261,6 +269,9 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	// which a fixture's patch of one must not change in the other.
 	for _, u := range rendered {
 		w.objects = append(w.objects, u.DeepCopy())
+	}
+	if o.GatewayAPI != nil {
+		w.toGatewayAPI(t, rp, *o.GatewayAPI)
 	}
 	if rp.CertManager() {
 		w.issueCertManager(t, rp)
@@ -377,6 +388,13 @@ func (k *pki) funcs() map[string]any {
 		"b64": func(name string) (string, error) {
 			v, err := get(name)
 			return base64.StdEncoding.EncodeToString(v), err
+		},
+		// pem places PEM text in a YAML block scalar indented by n
+		// spaces (a ConfigMap's data holds strings, not base64).
+		"pem": func(name string, n int) (string, error) {
+			v, err := get(name)
+			pad := strings.Repeat(" ", n)
+			return pad + strings.ReplaceAll(strings.TrimSpace(string(v)), "\n", "\n"+pad), err
 		},
 		"fp": func(name string) (string, error) {
 			v, err := get(name + ".chain")

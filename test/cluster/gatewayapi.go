@@ -87,7 +87,7 @@ func (c *Cluster) InstallGatewayAPI(ctx context.Context) error {
 			served = append(served, storageResource(obj))
 		}
 	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 100*time.Second, true, func(ctx context.Context) (bool, error) {
 		for _, n := range names {
 			crd, err := crds.Get(ctx, n, metav1.GetOptions{})
 			if err != nil || !established(crd) {
@@ -143,14 +143,19 @@ func (c *Cluster) UninstallGatewayAPI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	var names []string
+	var mine []unstructured.Unstructured
 	for _, crd := range list.Items {
 		if g, _, _ := unstructured.NestedString(crd.Object, "spec", "group"); g == "gateway.networking.k8s.io" {
-			names = append(names, crd.GetName())
-			if err := crds.Delete(ctx, crd.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("deleting CRD %s: %w", crd.GetName(), err))
-			}
+			mine = append(mine, crd)
+		}
+	}
+	// The objects first, as for cert-manager (UninstallCertManager says why).
+	errs := []error{deleteInstances(ctx, dyn, mine)}
+	var names []string
+	for _, crd := range mine {
+		names = append(names, crd.GetName())
+		if err := crds.Delete(ctx, crd.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting CRD %s: %w", crd.GetName(), err))
 		}
 	}
 	disc, err := discovery.NewDiscoveryClientForConfig(c.RESTConfig())
@@ -158,12 +163,18 @@ func (c *Cluster) UninstallGatewayAPI(ctx context.Context) error {
 		return errors.Join(append(errs, err)...)
 	}
 	var left string
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 100*time.Second, true, func(ctx context.Context) (bool, error) {
 		for _, n := range names {
-			if crd, err := crds.Get(ctx, n, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				left = fmt.Sprintf("CRD %s: %v %v", n, err, crd.Object["status"])
-				return false, nil
+			crd, err := crds.Get(ctx, n, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				continue
 			}
+			if err != nil {
+				left = fmt.Sprintf("CRD %s: %v", n, err)
+			} else {
+				left = fmt.Sprintf("CRD %s (%s)", n, terminating(crd))
+			}
+			return false, nil
 		}
 		_, err := disc.ServerResourcesForGroupVersion(GatewayAPIGroupVersion)
 		left = fmt.Sprintf("discovery: %v", err)

@@ -33,7 +33,7 @@ func requireGatewayAPI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		if err := env.cluster.UninstallGatewayAPI(ctx); err != nil {
 			t.Errorf("uninstalling the Gateway API: %v", err)
