@@ -357,6 +357,7 @@ func TestCheckClusterSharesTheHop(t *testing.T) {
 		listKinds := map[schema.GroupVersionResource]string{
 			kube.IngressClasses: "IngressClassList", kube.Ingresses: "IngressList", kube.Services: "ServiceList", kube.Secrets: "SecretList", kube.Pods: "PodList",
 			kube.IstioResource("v1", "gateways"): "GatewayList", kube.IstioResource("v1", "virtualservices"): "VirtualServiceList",
+			kube.GatewayAPIGateways: "GatewayList", kube.HTTPRoutes: "HTTPRouteList",
 		}
 		fake := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds)
 		for _, u := range objs {

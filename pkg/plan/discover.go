@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -156,6 +157,8 @@ type discovery struct {
 	chainIngresses []networkingv1.Ingress                  // the plugin's, every namespace
 	hopGateways    map[string][]*unstructured.Unstructured // the plugin's Gateways by namespace
 	chainVS        []*unstructured.Unstructured            // the plugin's VirtualServices
+	apiGateways    map[string][]*unstructured.Unstructured // the plugin's Gateway API Gateways by namespace
+	chainRoutes    []*unstructured.Unstructured            // the plugin's HTTPRoutes
 	gatewaySvcs    map[string][]*unstructured.Unstructured // gateway Services by namespace
 
 	owned      map[string]map[string]*unstructured.Unstructured // the plugin's secrets by namespace and name; nil entry: not listable
@@ -186,7 +189,7 @@ func (d *discovery) parallel(fns ...func() error) error {
 
 // readCluster makes the label-selected LISTs across all namespaces.
 func (d *discovery) readCluster() error {
-	var gateways, vss []unstructured.Unstructured
+	var gateways, vss, apiGateways, routes []unstructured.Unstructured
 	err := d.parallel(
 		func() error {
 			items, err := d.api.List(d.ctx, kube.Ingresses, "", chainSelector)
@@ -217,9 +220,17 @@ func (d *discovery) readCluster() error {
 			gateways, vss, err = d.readIstio()
 			return err
 		},
+		func() (err error) {
+			apiGateways, routes, err = d.readGatewayAPI()
+			return err
+		},
 	)
 	if err != nil {
 		return err
+	}
+	d.apiGateways = byNamespace(apiGateways)
+	for i := range routes {
+		d.chainRoutes = append(d.chainRoutes, &routes[i])
 	}
 	d.hopGateways = byNamespace(gateways)
 	for i := range vss {
@@ -267,6 +278,35 @@ func (d *discovery) readIstio() (gateways, vss []unstructured.Unstructured, err 
 		return nil, nil, nil
 	}
 	return gateways, vss, list(d.istioVersion)
+}
+
+// readGatewayAPI lists the plugin's Gateway API Gateways and chain
+// HTTPRoutes (setup --gateway-api), label-selected like Istio's; a cluster
+// that does not serve the Gateway API answers 404, which is no chain.
+func (d *discovery) readGatewayAPI() (gateways, routes []unstructured.Unstructured, err error) {
+	err = d.parallel(
+		func() (err error) {
+			gateways, err = d.api.List(d.ctx, kube.GatewayAPIGateways, "", ownedSelector)
+			return err
+		},
+		func() (err error) {
+			routes, err = d.api.List(d.ctx, kube.HTTPRoutes, "", chainSelector)
+			return err
+		},
+	)
+	if err == nil {
+		return gateways, routes, nil
+	}
+	// Most clusters do not serve the Gateway API: discovery tells that
+	// from another failure.
+	group, gerr := d.api.APIGroup(d.ctx, chain.GatewayAPIGroup)
+	if gerr != nil {
+		return nil, nil, gerr
+	}
+	if group == nil || !slices.ContainsFunc(group.Versions, func(v metav1.GroupVersionForDiscovery) bool { return v.Version == "v1" }) {
+		return nil, nil, nil
+	}
+	return nil, nil, err
 }
 
 // readNamespaces lists, in each hop namespace, the plugin's secrets (which
@@ -855,6 +895,11 @@ func (d *discovery) pluginChain(ing networkingv1.Ingress) Found {
 			break
 		}
 	}
+	if hop == nil && vs == nil {
+		if gw := d.gatewayAPIHop(p.IstioNamespace, key); gw != nil {
+			return b.gatewayAPIChain(gw, sni, r)
+		}
+	}
 	if hop != nil {
 		b.gateway(hop, sni)
 	} else {
@@ -897,6 +942,121 @@ func markALBSides(found []Found) {
 		f.ALB = f.Params.Flavor
 		f.Notes = append(f.Notes, fmt.Sprintf("the chain has an Ingress on each of %d ALBs; this is the %s ALB's side, checked on its own", len(flavors[f.Key()]), f.ALB))
 	}
+}
+
+// gatewayAPIHop is the plugin's Gateway API Gateway in ns whose registry
+// lists the chain key, nil when none does.
+func (d *discovery) gatewayAPIHop(ns, key string) *unstructured.Unstructured {
+	for _, gw := range d.apiGateways[ns] {
+		if reg, err := render.DecodeRegistry(gw.GetAnnotations()); err == nil {
+			if _, ok := reg[key]; ok {
+				return gw
+			}
+		}
+	}
+	return nil
+}
+
+// gatewayAPIChain finishes a chain setup --gateway-api made: its hop is a
+// Gateway API Gateway, its route an HTTPRoute, and the gateway's Service
+// and pods are the ones Istio deploys for that Gateway unless the Ingress
+// goes to another Service (then the Gateway names it in spec.addresses).
+func (b *builder) gatewayAPIChain(gw *unstructured.Unstructured, sni string, r route) Found {
+	p := b.p
+	p.GatewayAPI = true
+	p.GatewayName = gw.GetName()
+	if reg, err := render.DecodeRegistry(gw.GetAnnotations()); err == nil && p.Host == "" {
+		p.Host = reg[p.ChainKey()]
+	}
+	if p.GatewayService != "" && p.GatewayService != chain.DefaultGatewayAPIService(p.GatewayName) {
+		p.GatewayServiceNamed = true
+	} else {
+		p.GatewayService = chain.DefaultGatewayAPIService(p.GatewayName)
+		p.GatewaySelector = chain.DefaultGatewayAPISelector(p.GatewayName)
+	}
+	listeners, _, _ := unstructured.NestedSlice(gw.Object, "spec", "listeners")
+	for _, l := range listeners {
+		lm, ok := l.(map[string]any)
+		if !ok {
+			continue
+		}
+		refs, _, _ := unstructured.NestedSlice(lm, "tls", "certificateRefs")
+		if len(refs) == 0 {
+			continue
+		}
+		ref, _ := refs[0].(map[string]any)
+		credential, _ := ref["name"].(string)
+		if n, ok, _ := unstructured.NestedInt64(lm, "port"); ok && n > 0 && n <= 65535 && p.GatewayServicePort == 0 {
+			p.GatewayServicePort = int32(n)
+		}
+		svcName := p.GatewayService + "." + p.IstioNamespace + ".svc"
+		if credential == "albistio-"+p.GatewayService+"-server" && sni == svcName {
+			// cert-manager mode, as for the classic hop (gateway).
+			p.Identity = identityCertManager
+			if p.GatewayDomain == svcName {
+				p.GatewayDomain = ""
+			}
+			if s, ok := strings.CutPrefix(p.GatewayName, "albistio-"); ok {
+				p.GatewaySecret = s
+			}
+		} else if credential != "" {
+			p.GatewaySecret = credential
+		}
+		break
+	}
+	var route *unstructured.Unstructured
+	for _, rt := range b.d.chainRoutes {
+		l := rt.GetLabels()
+		if rt.GetNamespace() == p.AppNamespace && l[chain.LabelChain] == p.Name && l[chain.LabelChainNamespace] == p.AppNamespace {
+			if route == nil || rt.GetName() == chain.DefaultVirtualServiceName(p.Name) {
+				route = rt
+			}
+		}
+	}
+	if route == nil || !b.httpRoute(route) {
+		p.Service = p.Name
+		if route == nil {
+			b.note("no HTTPRoute labelled for the chain: check reads %s/%s and the Service %s", p.AppNamespace, chain.DefaultVirtualServiceName(p.Name), quote(p.Service))
+		}
+	}
+	if err := b.albSecret(r.tlsSecret); err != nil {
+		return b.failed(err)
+	}
+	return b.finish()
+}
+
+// httpRoute takes the chain's Service and port from its HTTPRoute's first
+// backendRef.
+func (b *builder) httpRoute(rt *unstructured.Unstructured) bool {
+	p := b.p
+	p.VirtualServiceName = rt.GetName()
+	rules, _, _ := unstructured.NestedSlice(rt.Object, "spec", "rules")
+	for _, r := range rules {
+		rm, ok := r.(map[string]any)
+		if !ok {
+			continue
+		}
+		refs, _, _ := unstructured.NestedSlice(rm, "backendRefs")
+		for _, ref := range refs {
+			m, ok := ref.(map[string]any)
+			if !ok {
+				continue
+			}
+			if kind, _ := m["kind"].(string); kind != "" && kind != "Service" {
+				continue
+			}
+			name, _ := m["name"].(string)
+			if name == "" {
+				continue
+			}
+			p.Service = name
+			if n, ok, _ := unstructured.NestedInt64(m, "port"); ok && n > 0 && n <= 65535 {
+				p.Port = int32(n)
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // failed is a chain whose reconstruction met an API error.

@@ -65,6 +65,7 @@ func newCluster(t *testing.T, served []string, objs ...*unstructured.Unstructure
 	listKinds := map[schema.GroupVersionResource]string{
 		kube.IngressClasses: "IngressClassList", kube.Ingresses: "IngressList", kube.Services: "ServiceList",
 		kube.Secrets: "SecretList", kube.Pods: "PodList", kube.ServersTransport: "ServersTransportList",
+		kube.GatewayAPIGateways: "GatewayList", kube.HTTPRoutes: "HTTPRouteList",
 	}
 	for _, v := range render.IstioVersions {
 		listKinds[kube.IstioResource(v, "gateways")] = "GatewayList"
@@ -80,7 +81,7 @@ func newCluster(t *testing.T, served []string, objs ...*unstructured.Unstructure
 	// mux does: a plain-text 404.
 	for _, res := range []string{"gateways", "virtualservices"} {
 		fake.PrependReactor("*", res, func(a k8stesting.Action) (bool, runtime.Object, error) {
-			if gvr := a.GetResource(); !slices.Contains(served, gvr.Version) {
+			if gvr := a.GetResource(); gvr.Group == render.IstioGroup && !slices.Contains(served, gvr.Version) {
 				return true, nil, apierrors.NewGenericServerResponse(http.StatusNotFound, "GET", gvr.GroupResource(), "", "404 page not found", 0, true)
 			}
 			return false, nil, nil
@@ -502,5 +503,43 @@ func TestDiscoverChainOnBothALBs(t *testing.T) {
 		if !slices.ContainsFunc(f.Notes, func(n string) bool { return strings.Contains(n, string(fl)+" ALB's side") }) {
 			t.Errorf("%s side: no note saying which side it is: %q", fl, f.Notes)
 		}
+	}
+}
+
+// TestDiscoverGatewayAPIChain: a chain setup --gateway-api made (its hop a
+// Gateway API Gateway listing it, its route an HTTPRoute, its Ingress going
+// to the Service Istio deploys for the Gateway) is found and rebuilt in
+// Gateway API mode, so that -A checks it as such.
+func TestDiscoverGatewayAPIChain(t *testing.T) {
+	p := chainParams(t, "istio-system", "shop", "storefront", chain.FlavorNginx, func(f *chain.Flags) {
+		f.GatewayAPI = true
+		f.Port = 9080
+		f.Paths = []string{"/cart"}
+	})
+	if !p.GatewayAPI || p.GatewayService != chain.DefaultGatewayAPIService(p.GatewayName) {
+		t.Fatalf("want a Gateway API chain on %s, got GatewayAPI %v, Service %s", chain.DefaultGatewayAPIService(p.GatewayName), p.GatewayAPI, p.GatewayService)
+	}
+	objs := ingressClasses()
+	objs = append(objs,
+		render.GatewayAPIGateway(p, map[string]string{p.ChainKey(): p.Host}),
+		render.HTTPRoute(p),
+		obj("v1", "Secret", p.IstioNamespace, p.ALBSecret, p.HopLabels(),
+			map[string]string{chain.AnnotationSource: p.ALBSecretNamespace + "/" + p.ALBSecret}, map[string]any{"type": "kubernetes.io/tls"}),
+	)
+	ing, err := render.Ingress(p, render.DefaultBackend(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs = append(objs, ing...)
+	found, err := Discover(context.Background(), newCluster(t, []string{"v1"}, objs...), defaults(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 {
+		t.Fatalf("want the one chain, found %d", len(found))
+	}
+	expectChain(t, found, ShapePlugin, p)
+	if f := found[0]; !f.Params.GatewayAPI || f.Params.GatewayServiceNamed {
+		t.Errorf("the chain should be rebuilt in Gateway API mode on Istio's Service: GatewayAPI %v, GatewayServiceNamed %v (notes %q)", f.Params.GatewayAPI, f.Params.GatewayServiceNamed, f.Notes)
 	}
 }

@@ -130,6 +130,23 @@ func TestGatewayAPICheck(t *testing.T) {
 		t.Errorf("check --gateway-api made %d API requests, want %d:\n%s", len(rs), want, rs)
 	}
 
+	// check -A finds the chain by its labels and its Gateway API hop, and
+	// checks it in Gateway API mode: clean, with the same finding.
+	r := albistio(t, "check", "-A", "--ca-file", w.caFile, "-o", "json")
+	var all fleetCluster
+	if err := json.Unmarshal([]byte(r.stdout), &all); err != nil {
+		t.Fatalf("check -A -o json is not JSON: %v\n%s", err, r)
+	}
+	var mine *fleetChain
+	for i, ch := range all.Chains {
+		if ch.Chain == w.p.AppNamespace+"/httpbin" {
+			mine = &all.Chains[i]
+		}
+	}
+	if mine == nil || mine.Outcome != "clean" || mine.Report == nil || len(mine.Report.Findings) != 1 || mine.Report.Findings[0].Code != "ALB1002" {
+		t.Errorf("check -A should find the Gateway API chain %s/httpbin clean (ALB1002 only), found %+v:\n%s", w.p.AppNamespace, mine, r)
+	}
+
 	// The route not attached (a listener admitting no route from the
 	// app's namespace, as Istio reports it).
 	setStatus(datapath.HTTPRouteGVR, w.p.AppNamespace, "albistio-httpbin", func(u *unstructured.Unstructured) map[string]any {
