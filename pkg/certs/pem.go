@@ -145,7 +145,15 @@ func noPEMError(data []byte, want string) error {
 // ParseCertificates returns every certificate in pemBytes, in order. Blocks of
 // other types (a private key in a combined file, for example) are skipped, as
 // crypto/tls does; a leading UTF-8 BOM and CRLF line endings are accepted.
+// Input parsed before is answered from memory (memo.go); each caller gets
+// certificates of its own, whose fields it may change without affecting
+// another's (the slices and maps in them are shared: do not modify their
+// contents).
 func ParseCertificates(pemBytes []byte) ([]*x509.Certificate, error) {
+	return parsed.certificates(pemBytes)
+}
+
+func parseCertificates(pemBytes []byte) ([]*x509.Certificate, error) {
 	blocks, err := decodePEM(pemBytes)
 	if err != nil {
 		return nil, err
@@ -181,7 +189,13 @@ func ParseCertificates(pemBytes []byte) ([]*x509.Certificate, error) {
 // EC or PKCS#8 (RSA, ECDSA, Ed25519). Certificates and EC PARAMETERS blocks
 // next to the key are ignored; encrypted keys yield an error wrapping
 // ErrEncryptedKey, because the plugin has no business asking for passwords.
+// Input parsed before is answered from memory (memo.go): callers share the
+// key, which nothing in the plugin modifies.
 func ParsePrivateKey(pemBytes []byte) (crypto.Signer, error) {
+	return parsed.privateKey(pemBytes)
+}
+
+func parsePrivateKey(pemBytes []byte) (crypto.Signer, error) {
 	blocks, err := decodePEM(pemBytes)
 	if err != nil {
 		return nil, err

@@ -18,8 +18,9 @@ var (
 	isrgRootX2PEM string
 )
 
-// BundledRoots returns ISRG Root X1 and ISRG Root X2, parsed afresh on every
-// call so that no caller can alter another's copy.
+// BundledRoots returns ISRG Root X1 and ISRG Root X2, copies of their own on
+// every call (ParseCertificates parses them once) so that no caller can
+// alter another's.
 func BundledRoots() []*x509.Certificate {
 	var roots []*x509.Certificate
 	for _, pemText := range []string{isrgRootX1PEM, isrgRootX2PEM} {

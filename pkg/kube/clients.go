@@ -74,7 +74,10 @@ func NewClients(getter genericclioptions.RESTClientGetter) (*Clients, error) {
 		cfg.Burst = 100
 	}
 	// Every client below (dynamic, discovery) sends through the retrying
-	// transport: see retry.go.
+	// transport (retry.go), and each of its attempts through the gate that
+	// keeps concurrent first requests from dialing a connection each
+	// (conngate.go).
+	cfg.Wrap(gateWrapper)
 	cfg.Wrap(retryWrapper())
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
