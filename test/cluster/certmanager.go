@@ -192,51 +192,20 @@ func (c *Cluster) InstallCertManagerCRDs(ctx context.Context) error {
 		return err
 	}
 	crds := dyn.Resource(crdGVR)
-	var names []string
+	var installed []*unstructured.Unstructured
 	for _, file := range files {
 		objs, err := readCRDs(file)
 		if err != nil {
 			return err
 		}
 		for _, obj := range objs {
-			names = append(names, obj.GetName())
 			if err := createCRD(ctx, crds, obj); err != nil {
 				return err
 			}
+			installed = append(installed, obj)
 		}
 	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
-		for _, n := range names {
-			crd, err := crds.Get(ctx, n, metav1.GetOptions{})
-			if err != nil || !established(crd) {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
-	if err != nil {
-		return fmt.Errorf("waiting for %d cert-manager CRDs to be Established: %w", len(names), err)
-	}
-	disc, err := discovery.NewDiscoveryClientForConfig(c.RESTConfig())
-	if err != nil {
-		return err
-	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
-		list, err := disc.ServerResourcesForGroupVersion(CertManagerGroupVersion)
-		if err != nil {
-			return false, nil
-		}
-		for _, want := range []string{CertificateGVR.Resource, IssuerGVR.Resource, CertificateRequestGVR.Resource} {
-			if !slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == want }) {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
-	if err != nil {
-		return fmt.Errorf("waiting for discovery to serve %s: %w", CertManagerGroupVersion, err)
-	}
-	return nil
+	return c.waitCRDsReady(ctx, "cert-manager", installed, CertManagerGroupVersion, CertificateGVR.Resource, IssuerGVR.Resource, CertificateRequestGVR.Resource)
 }
 
 // createCRD creates a CRD unless it exists. One still being deleted (an

@@ -39,7 +39,7 @@ func (c *Cluster) installCRDs(ctx context.Context, file string) error {
 		return err
 	}
 	crds := dyn.Resource(crdGVR)
-	var names []string
+	var installed []*unstructured.Unstructured
 	dec := yaml.NewYAMLOrJSONDecoder(f, 64*1024)
 	for {
 		obj := &unstructured.Unstructured{}
@@ -52,44 +52,71 @@ func (c *Cluster) installCRDs(ctx context.Context, file string) error {
 		if len(obj.Object) == 0 || obj.GetKind() != "CustomResourceDefinition" {
 			continue
 		}
-		names = append(names, obj.GetName())
+		installed = append(installed, obj)
 		if _, err := crds.Create(ctx, obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating CRD %s: %w", obj.GetName(), err)
 		}
 	}
-	if len(names) == 0 {
+	if len(installed) == 0 {
 		return fmt.Errorf("no CustomResourceDefinition found in %s", file)
 	}
 
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
-		for _, n := range names {
-			crd, err := crds.Get(ctx, n, metav1.GetOptions{})
-			if err != nil {
-				return false, nil
-			}
-			if !established(crd) {
+	return c.waitCRDsReady(ctx, "Istio", installed, IstioGroupVersion, "gateways")
+}
+
+// waitCRDsReady waits until the installed CRDs are Established, each one's
+// storage answers a LIST, and discovery serves the resources want in gv.
+// The LIST matters for the uninstall after a short test: until a
+// resource's storage is initialised, deleting its CRD fails ("storage is
+// (re)initializing") and the API server retries the deletion only after a
+// long backoff, past the uninstall's wait on a loaded machine.
+func (c *Cluster) waitCRDsReady(ctx context.Context, what string, installed []*unstructured.Unstructured, gv string, want ...string) error {
+	dyn, err := dynamic.NewForConfig(c.RESTConfig())
+	if err != nil {
+		return err
+	}
+	crds := dyn.Resource(crdGVR)
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 100*time.Second, true, func(ctx context.Context) (bool, error) {
+		for _, obj := range installed {
+			crd, err := crds.Get(ctx, obj.GetName(), metav1.GetOptions{})
+			if err != nil || !established(crd) {
 				return false, nil
 			}
 		}
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for %d Istio CRDs to be Established: %w", len(names), err)
+		return fmt.Errorf("waiting for %d %s CRDs to be Established: %w", len(installed), what, err)
 	}
-
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		for _, obj := range installed {
+			if _, err := dyn.Resource(storageResource(obj)).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the %s CRDs' storage: %w", what, err)
+	}
 	disc, err := discovery.NewDiscoveryClientForConfig(c.RESTConfig())
 	if err != nil {
 		return err
 	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
-		list, err := disc.ServerResourcesForGroupVersion(IstioGroupVersion)
+		list, err := disc.ServerResourcesForGroupVersion(gv)
 		if err != nil {
 			return false, nil
 		}
-		return slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == "gateways" }), nil
+		for _, w := range want {
+			if !slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == w }) {
+				return false, nil
+			}
+		}
+		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for discovery to serve %s gateways: %w", IstioGroupVersion, err)
+		return fmt.Errorf("waiting for discovery to serve %s %v: %w", gv, want, err)
 	}
 	return nil
 }

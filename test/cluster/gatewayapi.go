@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -69,8 +68,7 @@ func (c *Cluster) InstallGatewayAPI(ctx context.Context) error {
 		return err
 	}
 	crds := dyn.Resource(crdGVR)
-	var names []string
-	var served []schema.GroupVersionResource
+	var installed []*unstructured.Unstructured
 	for _, file := range files {
 		objs, err := readCRDs(file)
 		if err != nil {
@@ -80,55 +78,13 @@ func (c *Cluster) InstallGatewayAPI(ctx context.Context) error {
 			return err
 		}
 		for _, obj := range objs {
-			names = append(names, obj.GetName())
 			if err := createCRD(ctx, crds, obj); err != nil {
 				return err
 			}
-			served = append(served, storageResource(obj))
+			installed = append(installed, obj)
 		}
 	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 100*time.Second, true, func(ctx context.Context) (bool, error) {
-		for _, n := range names {
-			crd, err := crds.Get(ctx, n, metav1.GetOptions{})
-			if err != nil || !established(crd) {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
-	if err != nil {
-		return fmt.Errorf("waiting for %d Gateway API CRDs to be Established: %w", len(names), err)
-	}
-	disc, err := discovery.NewDiscoveryClientForConfig(c.RESTConfig())
-	if err != nil {
-		return err
-	}
-	// Until each resource's storage is initialized, deleting its CRD fails
-	// ("storage is (re)initializing") and the API server retries the
-	// deletion only after a long backoff: a LIST answering means it is.
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
-		for _, gvr := range served {
-			if _, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
-	if err != nil {
-		return fmt.Errorf("waiting for the Gateway API's storage: %w", err)
-	}
-	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
-		list, err := disc.ServerResourcesForGroupVersion(GatewayAPIGroupVersion)
-		if err != nil {
-			return false, nil
-		}
-		for _, want := range []string{"gateways", "httproutes", "gatewayclasses"} {
-			if !slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == want }) {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
+	return c.waitCRDsReady(ctx, "Gateway API", installed, GatewayAPIGroupVersion, "gateways", "httproutes", "gatewayclasses")
 }
 
 // UninstallGatewayAPI deletes the Gateway API's CRDs (and with them their
