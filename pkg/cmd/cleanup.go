@@ -222,21 +222,40 @@ func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVer
 		say(o.ErrOut, "keeping the hop's shared objects (Gateway, client certificate, CA, copies): chains %s still use them", strings.Join(users, ", "))
 		return nil
 	}
-	var hopObjs []target
-	if hop.Gateway != nil {
-		if ok, why := apply.Deletable(hop.Gateway); ok {
-			hopObjs = append(hopObjs, target{gvr: gvr, obj: hop.Gateway})
-		} else {
-			say(o.ErrOut, "keeping %s: %s", apply.Ref(hop.Gateway), why)
-		}
-	}
 	var keptCA chain.Entry
-	for _, e := range cleanupOrder(p.Manifest()) {
-		if e.Level != chain.LevelHop || e.Role == chain.RoleGateway || e.Role == chain.RoleGatewayAPIGateway {
-			continue
-		}
+	err = o.deleteHop(ctx, c, p, hop.Gateway, gvr, done, func(e chain.Entry) bool {
 		if e.Role == chain.RolePrivateCA && !o.IncludeCA {
 			keptCA = e
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return err
+	}
+	if keptCA.Name != "" {
+		if u, err := c.Get(ctx, kube.Secrets, keptCA.Namespace, keptCA.Name); err == nil && u != nil {
+			say(o.ErrOut, "keeping the private CA %s/%s (pass --include-ca to delete it)", keptCA.Namespace, keptCA.Name)
+		}
+	}
+	return nil
+}
+
+// deleteHop deletes a hop no chain uses any more: its Gateway (guarded by
+// the resourceVersion it was read at, so a chain registered meanwhile
+// stops the deletion) and its shared objects in cleanup order, all but
+// those keep says to leave. Objects the plugin does not own stay, said.
+func (o *CleanupOptions) deleteHop(ctx context.Context, c *kube.Clients, p *chain.Params, gateway *unstructured.Unstructured, gvr schema.GroupVersionResource, done *[]string, keep func(chain.Entry) bool) error {
+	var hopObjs []target
+	if gateway != nil {
+		if ok, why := apply.Deletable(gateway); ok {
+			hopObjs = append(hopObjs, target{gvr: gvr, obj: gateway})
+		} else {
+			say(o.ErrOut, "keeping %s: %s", apply.Ref(gateway), why)
+		}
+	}
+	for _, e := range cleanupOrder(p.Manifest()) {
+		if e.Level != chain.LevelHop || e.Role == chain.RoleGateway || e.Role == chain.RoleGatewayAPIGateway || keep(e) {
 			continue
 		}
 		t, err := o.findHopObject(ctx, c, e)
@@ -256,11 +275,6 @@ func (o *CleanupOptions) leaveHop(ctx context.Context, c *kube.Clients, istioVer
 			return err
 		}
 		*done = append(*done, apply.Ref(t.obj))
-	}
-	if keptCA.Name != "" {
-		if u, err := c.Get(ctx, kube.Secrets, keptCA.Namespace, keptCA.Name); err == nil && u != nil {
-			say(o.ErrOut, "keeping the private CA %s/%s (pass --include-ca to delete it)", keptCA.Namespace, keptCA.Name)
-		}
 	}
 	return nil
 }

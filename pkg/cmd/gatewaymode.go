@@ -82,38 +82,9 @@ func (o *CleanupOptions) retireOtherHop(ctx context.Context, c *kube.Clients, p 
 		}
 		return nil
 	}
-	var hopObjs []target
-	if hop.Gateway != nil {
-		if ok, why := apply.Deletable(hop.Gateway); ok {
-			hopObjs = append(hopObjs, target{gvr: gvr, obj: hop.Gateway})
-		} else {
-			say(o.ErrOut, "keeping %s: %s", apply.Ref(hop.Gateway), why)
-		}
-	}
-	for _, e := range cleanupOrder(p.Manifest()) {
-		if e.Level != chain.LevelHop || e.Role == chain.RoleGateway || e.Role == chain.RoleGatewayAPIGateway ||
-			e.Role == chain.RolePrivateCA || keep[e.Group+"|"+e.Kind+"|"+e.Namespace+"|"+e.Name] {
-			continue
-		}
-		t, err := o.findHopObject(ctx, c, e)
-		if err != nil {
-			return err
-		}
-		if t != nil {
-			hopObjs = append(hopObjs, *t)
-		}
-	}
-	for _, t := range hopObjs {
-		var rv *string
-		if t.gvr == gvr {
-			rv = ptr(t.obj.GetResourceVersion())
-		}
-		if err := o.delete(ctx, c, t, rv, *done); err != nil {
-			return err
-		}
-		*done = append(*done, apply.Ref(t.obj))
-	}
-	return nil
+	return o.deleteHop(ctx, c, p, hop.Gateway, gvr, done, func(e chain.Entry) bool {
+		return e.Role == chain.RolePrivateCA || keep[e.Group+"|"+e.Kind+"|"+e.Namespace+"|"+e.Name]
+	})
 }
 
 // clientCAConfigMap is, in Gateway API mode with cert-manager, the
