@@ -247,6 +247,18 @@ func DefaultVirtualServiceName(chainName string) string { return "albistio-" + c
 // which holds its key.)
 func (p *Params) ClientCASecret() string { return p.GatewaySecret + "-cacert" }
 
+// ClientCertName is the name in the ALB's client certificate, whoever
+// issues it (the plugin's private CA or cert-manager). The certificate
+// belongs to the hop, not to one app, so it names the ALB's Ingress
+// subdomain: every chain's setup then finds it current instead of issuing
+// it again for its own host.
+func (p *Params) ClientCertName() string {
+	if p.ALBDomain != "" {
+		return p.ALBDomain
+	}
+	return p.Host
+}
+
 // HopServerName is the name the ALB sends as SNI and verifies in cert-manager
 // mode: the gateway Service's cluster-local name. It never needs public DNS
 // (the ALB connects to the Service, not to that name), and a certificate for

@@ -343,7 +343,7 @@ func privateCA(in Inputs, m *render.Material, gatewayTrust []byte) ([]string, er
 	if certPEM, keyPEM, ok := reusableClientCert(in, ca); ok {
 		id.CertChainPEM, id.KeyPEM = certPEM, keyPEM
 	} else {
-		name := clientCertName(p)
+		name := p.ClientCertName()
 		kp, err := ca.Issue(certs.ClientCertRequest{CommonName: name, DNSNames: []string{name}}, in.Now)
 		if err != nil {
 			return nil, err
@@ -370,17 +370,6 @@ func (in Inputs) word(writing, dryRun string) string {
 	return writing
 }
 
-// clientCertName is the name in the ALB's client certificate. The
-// certificate belongs to the hop, not to one app, so it names the ALB's
-// Ingress subdomain: every chain's setup then finds it reusable instead of
-// re-issuing it for its own host.
-func clientCertName(p *chain.Params) string {
-	if p.ALBDomain != "" {
-		return p.ALBDomain
-	}
-	return p.Host
-}
-
 // reusableClientCert returns the existing client certificate and key when
 // they were issued by ca for the ALB, are not due for renewal, and sit under
 // the key names of the current flavor.
@@ -391,7 +380,7 @@ func reusableClientCert(in Inputs, ca *certs.CA) ([]byte, []byte, bool) {
 	certKey, keyKey, _ := render.ClientSecretKeys(in.Params.Flavor)
 	certPEM, keyPEM := in.ClientSecret.Data[certKey], in.ClientSecret.Data[keyKey]
 	kp, err := certs.ParseKeyPair(certPEM, keyPEM)
-	if err != nil || certs.NeedsRenewal(kp.Leaf(), in.Now) || certs.CheckCovers(kp.Leaf(), clientCertName(in.Params)) != nil {
+	if err != nil || certs.NeedsRenewal(kp.Leaf(), in.Now) || certs.CheckCovers(kp.Leaf(), in.Params.ClientCertName()) != nil {
 		return nil, nil, false
 	}
 	if _, err := certs.VerifyChain(kp.Chain, []*x509.Certificate{ca.Cert}, x509.ExtKeyUsageClientAuth, "", in.Now); err != nil {

@@ -53,18 +53,9 @@ func CertManagerObjects(p *chain.Params) Objects {
 			"secretTemplate": secretTemplate(p),
 		}),
 		certManagerObject(p, "Issuer", p.CASecret, map[string]any{"ca": map[string]any{"secretName": p.CASecret}}),
-		leaf(p, p.ClientSecret, clientName(p), ClientUsages, caIssuer),
+		leaf(p, p.ClientSecret, p.ClientCertName(), ClientUsages, caIssuer),
 		leaf(p, p.HopServerSecret(), p.HopServerName(), ServerUsages, caIssuer),
 	}
-}
-
-// clientName is the name in the ALB's client certificate: the ALB's
-// subdomain, which every chain behind it shares (as in private-ca mode).
-func clientName(p *chain.Params) string {
-	if p.ALBDomain != "" {
-		return p.ALBDomain
-	}
-	return p.Host
 }
 
 func leaf(p *chain.Params, name, dnsName string, usages []string, issuer map[string]any) *unstructured.Unstructured {
