@@ -333,6 +333,13 @@ func (p *Params) ALBFlavors() []Flavor {
 	return []Flavor{p.Flavor}
 }
 
+// OnBothALBs puts the chain on both of IKS's ALBs at once, on the
+// IngressClasses the cluster shows for them: while IKS moves to Traefik a
+// request for the host may reach either (ForFlavor gives each one's side).
+func (p *Params) OnBothALBs(classes map[Flavor]string) {
+	p.Flavor, p.Flavors, p.FlavorClasses = FlavorNginx, []Flavor{FlavorNginx, FlavorTraefik}, classes
+}
+
 // ServesFlavor says whether an ALB of flavor f serves the chain.
 func (p *Params) ServesFlavor(f Flavor) bool {
 	for _, have := range p.ALBFlavors() {

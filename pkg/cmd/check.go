@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -311,10 +309,7 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		// The IngressClasses are read once, for this and for check's reader.
 		once := &classesOnce{API: api}
 		api = once
-		var err error
-		if params, err = withBothALBs(ctx, once, params); err != nil {
-			return err
-		}
+		params = withBothALBs(ctx, once, params)
 	}
 	if len(params.ALBFlavors()) > 1 {
 		return o.runPerALB(ctx, api, params)
@@ -350,26 +345,24 @@ func (c *classesOnce) List(ctx context.Context, gvr schema.GroupVersionResource,
 }
 
 // withBothALBs is p with both flavors when the cluster's IngressClasses show
-// both of IKS's ALBs, else p as it is (check's reader resolves auto then).
-func withBothALBs(ctx context.Context, api check.API, p *chain.Params) (*chain.Params, error) {
+// both of IKS's ALBs, else p as it is: check's reader resolves auto then,
+// and lists the classes again to report what went wrong reading them.
+func withBothALBs(ctx context.Context, api check.API, p *chain.Params) *chain.Params {
 	items, err := api.List(ctx, kube.IngressClasses, "", "")
 	if err != nil {
-		return p, nil // the reader lists them again and reports what went wrong
+		return p
 	}
-	classes := make([]networkingv1.IngressClass, 0, len(items))
-	for i := range items {
-		var ic networkingv1.IngressClass
-		if runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &ic) == nil {
-			classes = append(classes, ic)
-		}
+	classes, err := kube.IngressClassesOf(items)
+	if err != nil {
+		return p
 	}
 	pair := kube.BothALBs(classes)
 	if pair == nil {
-		return p, nil
+		return p
 	}
 	c := *p
-	c.Flavor, c.Flavors, c.FlavorClasses = chain.FlavorNginx, []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik}, pair
-	return &c, nil
+	c.OnBothALBs(pair)
+	return &c
 }
 
 // albReport is one ALB's side of a chain that two ALBs serve.

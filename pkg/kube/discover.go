@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -121,6 +122,17 @@ func preferPublic(names []string) string {
 	return names[0]
 }
 
+// IngressClassesOf converts listed IngressClasses.
+func IngressClassesOf(items []unstructured.Unstructured) ([]networkingv1.IngressClass, error) {
+	classes := make([]networkingv1.IngressClass, len(items))
+	for i := range items {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &classes[i]); err != nil {
+			return nil, fmt.Errorf("IngressClass %s is malformed: %w", items[i].GetName(), err)
+		}
+	}
+	return classes, nil
+}
+
 // ResolveFlavor settles FlavorAuto from the cluster's IngressClasses.
 func (c *Clients) ResolveFlavor(ctx context.Context, p *chain.Params) error {
 	if p.Flavor != chain.FlavorAuto {
@@ -130,16 +142,14 @@ func (c *Clients) ResolveFlavor(ctx context.Context, p *chain.Params) error {
 	if err != nil {
 		return err
 	}
-	classes := make([]networkingv1.IngressClass, len(items))
-	for i := range items {
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &classes[i]); err != nil {
-			return fmt.Errorf("IngressClass %s is malformed: %w", items[i].GetName(), err)
-		}
+	classes, err := IngressClassesOf(items)
+	if err != nil {
+		return err
 	}
 	if pair := BothALBs(classes); pair != nil {
 		// Mid-migration: both of IKS's ALBs serve Ingresses, and a request
 		// for the host may reach either, so the chain goes through both.
-		p.Flavor, p.Flavors, p.FlavorClasses = chain.FlavorNginx, []chain.Flavor{chain.FlavorNginx, chain.FlavorTraefik}, pair
+		p.OnBothALBs(pair)
 		return nil
 	}
 	f, class, err := FlavorFromClasses(classes)
