@@ -119,11 +119,23 @@ type Requirement struct {
 // NeedAll is what commands that touch the whole chain require.
 var NeedAll = Requirement{Host: true, ALBSecret: true, GatewayDomain: true, GatewaySecret: true}
 
-// Resolve turns flags into Params: a flag wins, then the walkthrough's
-// environment variable (getenv), then the built-in default. appNamespace is
-// the namespace kubectl would use (-n, then the kubeconfig context). All
-// problems are reported at once, before anything is read from the cluster.
+// Resolve turns flags into Params (ResolveDefaults) and validates them for
+// need (Params.Validate): the two steps of a command's Complete and
+// Validate, in one call for callers that want both.
 func (f *Flags) Resolve(appNamespace string, getenv func(string) string, need Requirement) (*Params, error) {
+	p := f.ResolveDefaults(appNamespace, getenv)
+	if err := p.Validate(need); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ResolveDefaults turns flags into Params: a flag wins, then the
+// walkthrough's environment variable (getenv), then the built-in default.
+// appNamespace is the namespace kubectl would use (-n, then the kubeconfig
+// context). It never fails: what cannot be parsed is kept for Validate,
+// which reports every problem at once.
+func (f *Flags) ResolveDefaults(appNamespace string, getenv func(string) string) *Params {
 	p := &Params{
 		ALBDomain:          firstOf(f.ALBDomain, getenv(EnvALBDomain)),
 		ALBSecret:          firstOf(f.ALBSecret, getenv(EnvALBSecret)),
@@ -166,19 +178,28 @@ func (f *Flags) Resolve(appNamespace string, getenv func(string) string, need Re
 	if p.IngressName == "" {
 		p.IngressName = DefaultIngressName(p.AppNamespace, p.Name)
 	}
-	var errs ParamErrors
 	if p.Host == "" && p.ALBDomain != "" {
 		p.Host = p.Service + "." + p.ALBDomain
 	}
 	sel, err := labels.ConvertSelectorToLabelsMap(f.GatewaySelector)
 	if err != nil || len(sel) == 0 {
-		errs.add("--gateway-selector", f.GatewaySelector, "must be key=value pairs separated by commas, like istio=ingressgateway")
+		p.unparsed.add("--gateway-selector", f.GatewaySelector, "must be key=value pairs separated by commas, like istio=ingressgateway")
 	}
 	p.GatewaySelector = sel
 	if p.GatewayAPI && !selectorNamed && !p.GatewayServiceNamed && p.GatewayName != "" {
 		p.GatewaySelector = DefaultGatewayAPISelector(p.GatewayName)
 	}
+	if len(p.Flavors) > 0 {
+		p.Flavor = p.Flavors[0]
+	}
+	return p
+}
 
+// Validate reports, all at once and before anything is read from the
+// cluster, every flag that could not be parsed, every parameter need asks
+// for that is missing, and every one that is set but malformed.
+func (p *Params) Validate(need Requirement) error {
+	errs := append(ParamErrors(nil), p.unparsed...)
 	missing := func(flag, env, value, what string) {
 		if value == "" {
 			errs.add(flag, "", fmt.Sprintf("is required: give %s with %s or $%s", what, flag, env))
@@ -196,14 +217,11 @@ func (f *Flags) Resolve(appNamespace string, getenv func(string) string, need Re
 	if need.GatewaySecret {
 		missing("--gateway-secret", EnvGatewaySecret, p.GatewaySecret, "the gateway's TLS secret (ibmcloud ks nlb-dns ls --cluster <name>, \"SSL Cert Secret Name\")")
 	}
-	if len(p.Flavors) > 0 {
-		p.Flavor = p.Flavors[0]
-	}
 	errs = append(errs, p.validate()...)
 	if len(errs) > 0 {
-		return nil, errs
+		return errs
 	}
-	return p, nil
+	return nil
 }
 
 // validate checks the shape of every parameter that is set.

@@ -156,6 +156,9 @@ type Params struct {
 	GatewayName        string // the hop's Gateway, in IstioNamespace
 	VirtualServiceName string // the chain's VirtualService, in AppNamespace
 	IngressName        string // the chain's Ingress, in IstioNamespace
+
+	// unparsed are the flags ResolveDefaults could not parse, for Validate.
+	unparsed ParamErrors
 }
 
 // GatewayClassName is the GatewayClass of the hop's Gateway in Gateway API

@@ -276,8 +276,15 @@ func (o *CheckOptions) validateOutput() error {
 	return nil
 }
 
-// Validate rejects flag combinations that cannot work.
+// Validate reports missing or malformed parameters (one chain's; with -A
+// or --contexts they are checked per context) and rejects flag
+// combinations that cannot work.
 func (o *CheckOptions) Validate() error {
+	if !o.fleetMode() {
+		if err := o.ChainOptions.validate(); err != nil {
+			return err
+		}
+	}
 	if o.ProbeAddress != "" && o.PortForward {
 		return usage(fmt.Errorf("--probe-address and --port-forward name two different ways to reach the gateway: pass one"))
 	}

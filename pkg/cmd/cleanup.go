@@ -66,6 +66,9 @@ func NewCmdCleanup(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			if err := o.Complete(); err != nil {
 				return err
 			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -85,7 +88,13 @@ func (o *CleanupOptions) Complete() error {
 		return usage(err)
 	}
 	o.dryRun = d
-	if err := o.ChainOptions.complete(chain.Requirement{ALBSecret: true}); err != nil {
+	return o.ChainOptions.complete(chain.Requirement{ALBSecret: true})
+}
+
+// Validate reports missing or malformed parameters; cleanup also needs the
+// hop's Gateway named.
+func (o *CleanupOptions) Validate() error {
+	if err := o.ChainOptions.validate(); err != nil {
 		return err
 	}
 	if o.Params.GatewayName == "" {

@@ -60,6 +60,9 @@ func NewCmdGateway(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			if err := o.Complete(); err != nil {
 				return err
 			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -75,6 +78,10 @@ func (o *GatewayOptions) Complete() error {
 	}
 	return o.ChainOptions.complete(chain.Requirement{Host: true, GatewayDomain: true, GatewaySecret: true})
 }
+
+// Validate reports the parameters the gateway slice needs that are missing
+// or malformed.
+func (o *GatewayOptions) Validate() error { return o.ChainOptions.validate() }
 
 // resolve reads the Istio version the cluster serves; a client dry run
 // contacts no cluster and writes v1.

@@ -66,6 +66,9 @@ func NewCmdIngress(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			if err := o.Complete(); err != nil {
 				return err
 			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -74,12 +77,18 @@ func NewCmdIngress(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 	return cmd
 }
 
-// Complete resolves the parameters and reads --ca-file. It reads no cluster.
+// Complete resolves the parameters, dry-run and printer. It reads no cluster.
 func (o *IngressOptions) Complete() error {
 	if err := o.WriteOptions.complete(); err != nil {
 		return err
 	}
-	if err := o.ChainOptions.complete(chain.Requirement{Host: true, ALBSecret: true, GatewayDomain: true}); err != nil {
+	return o.ChainOptions.complete(chain.Requirement{Host: true, ALBSecret: true, GatewayDomain: true})
+}
+
+// Validate reports missing or malformed parameters, then reads and checks
+// --ca-file.
+func (o *IngressOptions) Validate() error {
+	if err := o.ChainOptions.validate(); err != nil {
 		return err
 	}
 	var err error

@@ -28,6 +28,8 @@ type ChainOptions struct {
 	CAFile string
 
 	clients *kube.Clients
+	// need is what the command requires of the parameters (Validate).
+	need chain.Requirement
 }
 
 func newChainOptions(cf *genericclioptions.ConfigFlags) ChainOptions {
@@ -49,11 +51,16 @@ func (o *ChainOptions) complete(need chain.Requirement) error {
 	if err != nil {
 		return usage(fmt.Errorf("cannot resolve the namespace from the kubeconfig: %w (pass -n, or fix --kubeconfig/--context)", err))
 	}
-	p, err := o.Flags.Resolve(ns, o.Getenv, need)
-	if err != nil {
+	o.Params, o.need = o.Flags.ResolveDefaults(ns, o.Getenv), need
+	return nil
+}
+
+// validate reports every parameter the command needs that is missing or
+// malformed, all at once (chain.Params.Validate).
+func (o *ChainOptions) validate() error {
+	if err := o.Params.Validate(o.need); err != nil {
 		return usage(err)
 	}
-	o.Params = p
 	return nil
 }
 

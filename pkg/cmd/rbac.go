@@ -96,6 +96,9 @@ func NewCmdRBAC(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOSt
 			if err := o.Complete(); err != nil {
 				return err
 			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run()
 		},
 	}
@@ -121,6 +124,12 @@ func NewCmdRBAC(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOSt
 // the secrets and the Gateway, so the ALB and gateway secrets are needed;
 // the domains are not.
 func (o *RBACOptions) Complete() error {
+	return o.ChainOptions.complete(chain.Requirement{ALBSecret: true, GatewaySecret: true})
+}
+
+// Validate checks the output, --for and the subject, then the parameters
+// the roles name.
+func (o *RBACOptions) Validate() error {
 	if o.Output != "yaml" && o.Output != "json" {
 		return usage(fmt.Errorf("--output %q is not supported: use yaml or json", o.Output))
 	}
@@ -131,7 +140,7 @@ func (o *RBACOptions) Complete() error {
 	if err != nil {
 		return usage(err)
 	}
-	if err := o.ChainOptions.complete(chain.Requirement{ALBSecret: true, GatewaySecret: true}); err != nil {
+	if err := o.ChainOptions.validate(); err != nil {
 		return err
 	}
 	o.opts = rbac.Options{For: rbac.For(o.For), PortForward: o.PortForward, CreateNamespace: o.CreateNamespace, AllNamespaces: o.AllNamespaces, Subject: subject}

@@ -75,6 +75,9 @@ func NewCmdSecrets(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			if err := o.Complete(); err != nil {
 				return err
 			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -83,12 +86,18 @@ func NewCmdSecrets(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 	return cmd
 }
 
-// Complete resolves the parameters, flags and --ca-file.
+// Complete resolves the parameters and flags.
 func (o *SecretsOptions) Complete() error {
 	if err := o.WriteOptions.complete(); err != nil {
 		return err
 	}
-	if err := o.ChainOptions.complete(chain.NeedAll); err != nil {
+	return o.ChainOptions.complete(chain.NeedAll)
+}
+
+// Validate reports missing or malformed parameters, then reads and checks
+// --ca-file.
+func (o *SecretsOptions) Validate() error {
+	if err := o.ChainOptions.validate(); err != nil {
 		return err
 	}
 	var err error

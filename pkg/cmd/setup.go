@@ -80,6 +80,9 @@ func NewCmdSetup(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 			if err := o.Complete(); err != nil {
 				return err
 			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -95,12 +98,18 @@ func NewCmdSetup(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 	return cmd
 }
 
-// Complete resolves parameters, dry-run, printer and --ca-file.
+// Complete resolves parameters, dry-run and printer.
 func (o *SetupOptions) Complete() error {
 	if err := o.WriteOptions.complete(); err != nil {
 		return err
 	}
-	if err := o.ChainOptions.complete(chain.NeedAll); err != nil {
+	return o.ChainOptions.complete(chain.NeedAll)
+}
+
+// Validate reports missing or malformed parameters and flags, then reads
+// and checks --ca-file.
+func (o *SetupOptions) Validate() error {
+	if err := o.ChainOptions.validate(); err != nil {
 		return err
 	}
 	if o.FailureThreshold != "none" {
