@@ -198,7 +198,7 @@ func (o *SetupOptions) runOnce(ctx context.Context, c *kube.Clients) error {
 			return err
 		}
 	}
-	if err := o.retireOtherMode(ctx, c); err != nil {
+	if err := o.retireOtherMode(ctx, c, planned); err != nil {
 		return err
 	}
 	return o.check(ctx, planned)
@@ -281,12 +281,7 @@ func certificateReady(u *unstructured.Unstructured) (bool, string) {
 // the failure as it is (say 6, unreachable).
 func (o *SetupOptions) check(ctx context.Context, planned []apply.Result) error {
 	err := o.closingCheck(ctx)
-	var written []string
-	for _, r := range planned {
-		if r.Op != apply.Unchanged {
-			written = append(written, apply.Ref(r.Object)+" ("+string(r.Op)+")")
-		}
-	}
+	written := writtenOf(planned)
 	var ke *kube.Error
 	if err == nil || len(written) == 0 || errors.As(err, &ke) && ke.Code == kube.ExitFindings {
 		return err
@@ -532,8 +527,9 @@ func (o *SetupOptions) writeClientCAConfigMap(ctx context.Context, c *kube.Clien
 
 // retireOtherMode removes what the chain has in the other gateway mode (see
 // CleanupOptions.retireOtherMode), after this mode's objects are written so
-// that the chain keeps routing while it moves.
-func (o *SetupOptions) retireOtherMode(ctx context.Context, c *kube.Clients) error {
+// that the chain keeps routing while it moves. Failing there, the error
+// lists what this round wrote (planned), as a failed closing check does.
+func (o *SetupOptions) retireOtherMode(ctx context.Context, c *kube.Clients, planned []apply.Result) error {
 	if o.registered {
 		return nil
 	}
@@ -544,5 +540,25 @@ func (o *SetupOptions) retireOtherMode(ctx context.Context, c *kube.Clients) err
 	if err == nil || errors.As(err, &ke) && ke.Code == kube.ExitPartial {
 		return err
 	}
-	return kube.WithCode(kube.ExitPartial, fmt.Errorf("the chain is written, but removing what it had in the other gateway mode failed: %w; re-run setup to finish", err))
+	return kube.WithCode(kube.ExitPartial, fmt.Errorf("the chain is written, but removing what it had in the other gateway mode failed: %w\nwritten before the failure (all of the plan%s): %s. Re-run the same command to finish and check",
+		err, doneNote(done), strings.Join(writtenOf(planned), ", ")))
+}
+
+// writtenOf names the objects of a plan that were created or changed.
+func writtenOf(planned []apply.Result) []string {
+	var written []string
+	for _, r := range planned {
+		if r.Op != apply.Unchanged {
+			written = append(written, apply.Ref(r.Object)+" ("+string(r.Op)+")")
+		}
+	}
+	return written
+}
+
+// doneNote adds what was already removed of the other mode, if anything.
+func doneNote(done []string) string {
+	if len(done) == 0 {
+		return ""
+	}
+	return "; of the other mode, already removed or updated: " + strings.Join(done, ", ")
 }
