@@ -352,6 +352,7 @@ func setupRules(b *builder, p *chain.Params, o Options) {
 	b.named(p.ALBSecretNamespace, core, "secrets", []string{get}, []string{p.ALBSecret},
 		"The ALB's IKS TLS secret: its certificate and key are copied next to the Ingress (an Ingress names secrets of its own namespace only). Never written.")
 	compatConfigRule(b, p, "the check that ends setup")
+	gatewayAPICheckRules(b, p)
 }
 
 func traefikWhy(p *chain.Params, what string) string {
@@ -434,6 +435,24 @@ func checkRules(b *builder, p *chain.Params, o Options) {
 	b.named(p.ALBSecretNamespace, core, "secrets", []string{get}, []string{p.ALBSecret},
 		"The ALB's IKS TLS secret, by name: check compares the copies with it.")
 	compatConfigRule(b, p, "check")
+	gatewayAPICheckRules(b, p)
+}
+
+// gatewayAPICheckRules let check (and the check that ends setup) read, in
+// Gateway API mode, the two cluster-scoped objects it judges by name: the
+// GatewayClass istio (Accepted) and the Gateway CRD, whose annotations say
+// the Gateway API's release and channel. Neither holds anything secret.
+// ReferenceGrants are not granted: the plugin's chain makes no
+// cross-namespace reference, and check reads them only for one made by
+// hand (reporting them unknown when forbidden).
+func gatewayAPICheckRules(b *builder, p *chain.Params) {
+	if !p.GatewayAPI {
+		return
+	}
+	b.named("", chain.GatewayAPIGroup, "gatewayclasses", []string{get}, []string{chain.GatewayClassName},
+		"Gateway API mode: the GatewayClass istio, for its Accepted condition.")
+	b.named("", "apiextensions.k8s.io", "customresourcedefinitions", []string{get}, []string{"gateways." + chain.GatewayAPIGroup},
+		"Gateway API mode: the Gateway CRD, whose annotations give the Gateway API's release and channel.")
 }
 
 // compatConfigRule lets who runs check (or setup, which ends with one) read

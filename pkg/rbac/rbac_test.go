@@ -200,6 +200,8 @@ func TestNoStrayNames(t *testing.T) {
 		if strings.Contains(name, "gatewayapi") {
 			g := params(t, chain.FlavorAuto, func(f *chain.Flags) { f.GatewayAPI = true })
 			known[g.HopServerSecret()+"-cacert"] = true
+			// check reads the GatewayClass istio and the Gateway CRD.
+			known[chain.GatewayClassName], known["gateways."+chain.GatewayAPIGroup] = true, true
 			for _, e := range append(g.Manifest(), g.Inputs()...) {
 				known[e.Name] = true
 			}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -513,6 +514,29 @@ func TestGatewayAPIRBAC(t *testing.T) {
 	applyRBAC(t, append([]string{"--for=setup", "--user", cluster.SetupUser, "--gateway-api"}, flags...)...)
 	mustSucceed(t, albistioAs(t, setupKC, nil, append([]string{"setup", "--gateway-api", "--failure-threshold", "none"}, flags...)...))
 	w.expectMode(t, "gateway-api")
+
+	// The generated check roles read everything check --gateway-api judges,
+	// the cluster-scoped GatewayClass and Gateway CRD included: the release
+	// is read, nothing is reported unreadable.
+	applyRBAC(t, append([]string{"--for=check", "--user", cluster.CheckUser, "--gateway-api"}, flags...)...)
+	r := albistioAs(t, env.cluster.KubeconfigFor(cluster.CheckUser), nil, append([]string{"check", "--gateway-api", "-o", "json"}, flags...)...)
+	var report struct {
+		Findings []struct{ Code, Message string } `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil || r.code == 5 {
+		t.Fatalf("check --gateway-api as the check user: exit %d, JSON error %v:\n%s", r.code, err, r)
+	}
+	release := false
+	for _, f := range report.Findings {
+		if strings.Contains(f.Message, "forbidden") || strings.Contains(f.Message, "unknown") && f.Code != "ALB0402" {
+			t.Errorf("the check roles should let check read what it judges: %s %s", f.Code, f.Message)
+		}
+		release = release || f.Code == "ALB1002" && strings.Contains(f.Message, "Gateway API v1.6.3")
+	}
+	if !release {
+		t.Errorf("check as the check user should read the Gateway API's release from the CRD:\n%s", r)
+	}
+
 	applyRBAC(t, append([]string{"--for=setup", "--user", cluster.SetupUser}, flags...)...)
 	mustSucceed(t, albistioAs(t, setupKC, nil, append([]string{"setup", "--failure-threshold", "none"}, flags...)...))
 	w.expectMode(t, "classic")
