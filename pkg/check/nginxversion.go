@@ -62,9 +62,9 @@ func (r *reader) readNginxALBs(s *Snapshot, p *chain.Params) {
 	}
 	na := &NginxALBs{}
 	var providers map[string]string
-	if tc := s.TraefikCompat; tc != nil && !tc.Forbidden {
-		providers = tc.Providers
-		na.ConfigMissing = providers == nil
+	if tc := s.TraefikCompat; tc != nil {
+		// The compatibility layer's read asked for the ConfigMap already.
+		providers, na.ConfigForbidden, na.ConfigMissing = tc.Providers, tc.Forbidden, !tc.Forbidden && tc.Providers == nil
 	} else {
 		var u *unstructured.Unstructured
 		if !r.call(stepNginxALBs, func() (err error) {
@@ -89,25 +89,13 @@ func (r *reader) readNginxALBs(s *Snapshot, p *chain.Params) {
 	}
 	for _, id := range nginxALBIDs(providers, ingressClassName(s.Ingress)) {
 		alb := NginxALB{ID: id}
-		var du *unstructured.Unstructured
-		if !r.call(stepNginxALBs, func() (err error) {
-			du, err = r.api.Get(r.ctx, deployments, iksNamespace, id)
-			if kube.IsForbidden(err) {
-				alb.Forbidden, err = true, nil
-			}
-			return err
-		}) {
+		d, ok := r.albDeployment(stepNginxALBs, id, &alb.Forbidden)
+		if !ok {
 			return
 		}
-		alb.Missing = du == nil && !alb.Forbidden
-		if du != nil {
-			var d appsv1.Deployment
-			if !r.convert(stepNginxALBs, du, &d) {
-				return
-			}
-			if !alb.read(&d) {
-				continue
-			}
+		alb.Missing = d == nil && !alb.Forbidden
+		if d != nil && !alb.read(d) {
+			continue
 		}
 		na.ALBs = append(na.ALBs, alb)
 	}

@@ -301,24 +301,37 @@ func (r *seqReader) readTraefikCompat(s *Snapshot, p *chain.Params) {
 	tc.Providers = parseDeployConfig(&cm)
 	for _, id := range compatALBIDs(tc.Providers, ingressClassName(s.Ingress)) {
 		alb := CompatALB{ID: id}
-		du, err := r.api.Get(r.ctx, deployments, iksNamespace, id)
-		switch {
-		case kube.IsForbidden(err):
-			alb.Forbidden = true
-		case err != nil:
-			r.err = err
+		d, ok := r.albDeployment(id, &alb.Forbidden)
+		if !ok {
 			return
 		}
-		if du != nil {
-			var d appsv1.Deployment
-			if !r.convert(du, &d) {
-				return
-			}
-			alb.Image = traefikImage(&d)
+		if d != nil {
+			alb.Image = traefikImage(d)
 			alb.Version = parseTraefikVersion(alb.Image)
 		}
 		tc.ALBs = append(tc.ALBs, alb)
 	}
+}
+
+// albDeployment is the sequential read of an ALB's Deployment (see
+// reader.albDeployment).
+func (r *seqReader) albDeployment(id string, forbidden *bool) (*appsv1.Deployment, bool) {
+	du, err := r.api.Get(r.ctx, deployments, iksNamespace, id)
+	switch {
+	case kube.IsForbidden(err):
+		*forbidden = true
+	case err != nil:
+		r.err = err
+		return nil, false
+	}
+	if du == nil {
+		return nil, true
+	}
+	d := new(appsv1.Deployment)
+	if !r.convert(du, d) {
+		return nil, false
+	}
+	return d, true
 }
 
 // readNginxALBs is the sequential read of the ingress-nginx ALBs' releases:
@@ -327,8 +340,8 @@ func (r *seqReader) readTraefikCompat(s *Snapshot, p *chain.Params) {
 func (r *seqReader) readNginxALBs(s *Snapshot) {
 	na := &NginxALBs{}
 	var providers map[string]string
-	if tc := s.TraefikCompat; tc != nil && !tc.Forbidden {
-		providers, na.ConfigMissing = tc.Providers, tc.Providers == nil
+	if tc := s.TraefikCompat; tc != nil {
+		providers, na.ConfigForbidden, na.ConfigMissing = tc.Providers, tc.Forbidden, !tc.Forbidden && tc.Providers == nil
 	} else {
 		u, err := r.api.Get(r.ctx, configMaps, iksNamespace, iksDeployConfig)
 		switch {
@@ -349,23 +362,13 @@ func (r *seqReader) readNginxALBs(s *Snapshot) {
 	}
 	for _, id := range nginxALBIDs(providers, ingressClassName(s.Ingress)) {
 		alb := NginxALB{ID: id}
-		du, err := r.api.Get(r.ctx, deployments, iksNamespace, id)
-		switch {
-		case kube.IsForbidden(err):
-			alb.Forbidden = true
-		case err != nil:
-			r.err = err
+		d, ok := r.albDeployment(id, &alb.Forbidden)
+		if !ok {
 			return
 		}
-		alb.Missing = du == nil && !alb.Forbidden
-		if du != nil {
-			var d appsv1.Deployment
-			if !r.convert(du, &d) {
-				return
-			}
-			if !alb.read(&d) {
-				continue
-			}
+		alb.Missing = d == nil && !alb.Forbidden
+		if d != nil && !alb.read(d) {
+			continue
 		}
 		na.ALBs = append(na.ALBs, alb)
 	}

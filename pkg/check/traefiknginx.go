@@ -194,26 +194,40 @@ func (r *reader) readTraefikCompat(s *Snapshot, p *chain.Params) {
 	tc.Providers = parseDeployConfig(&cm)
 	for _, id := range compatALBIDs(tc.Providers, ingressClassName(s.Ingress)) {
 		alb := CompatALB{ID: id}
-		var du *unstructured.Unstructured
-		if !r.call(stepALBDeployments, func() (err error) {
-			du, err = r.api.Get(r.ctx, deployments, iksNamespace, id)
-			if kube.IsForbidden(err) {
-				alb.Forbidden, err = true, nil
-			}
-			return err
-		}) {
+		d, ok := r.albDeployment(stepALBDeployments, id, &alb.Forbidden)
+		if !ok {
 			return
 		}
-		if du != nil {
-			var d appsv1.Deployment
-			if !r.convert(stepALBDeployments, du, &d) {
-				return
-			}
-			alb.Image = traefikImage(&d)
+		if d != nil {
+			alb.Image = traefikImage(d)
 			alb.Version = parseTraefikVersion(alb.Image)
 		}
 		tc.ALBs = append(tc.ALBs, alb)
 	}
+}
+
+// albDeployment reads the ALB's Deployment, kube-system/<ALB ID>: nil when
+// it does not exist or reading it is forbidden (then *forbidden is set);
+// false when the read failed otherwise (the step's error is recorded).
+func (r *reader) albDeployment(step int, id string, forbidden *bool) (*appsv1.Deployment, bool) {
+	var du *unstructured.Unstructured
+	if !r.call(step, func() (err error) {
+		du, err = r.api.Get(r.ctx, deployments, iksNamespace, id)
+		if kube.IsForbidden(err) {
+			*forbidden, err = true, nil
+		}
+		return err
+	}) {
+		return nil, false
+	}
+	if du == nil {
+		return nil, true
+	}
+	d := new(appsv1.Deployment)
+	if !r.convert(step, du, d) {
+		return nil, false
+	}
+	return d, true
 }
 
 // servedByCompat reports whether the Ingress is judged as Traefik's

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"sort"
 	"testing"
@@ -111,12 +110,8 @@ func gwField(t *testing.T, u *unstructured.Unstructured, keys ...any) map[string
 	return m
 }
 
-// res is the resource's client, namespaced unless ns is "".
 func (b *gwBreaks) res(gvr schema.GroupVersionResource, ns string) dynamic.ResourceInterface {
-	if ns == "" {
-		return env.dyn.Resource(gvr)
-	}
-	return env.dyn.Resource(gvr).Namespace(ns)
+	return dynResource(gvr, ns)
 }
 
 // edit changes an object's spec or metadata as a user would (kubectl
@@ -135,24 +130,10 @@ func (b *gwBreaks) edit(t *testing.T, gvr schema.GroupVersionResource, ns, name 
 	}
 }
 
-// status changes an object's status as its controller (Istio) would,
-// through the status subresource.
+// status changes an object's status as Istio would (gwWriteStatus).
 func (b *gwBreaks) status(t *testing.T, gvr schema.GroupVersionResource, ns, name string, change func(u *unstructured.Unstructured, status map[string]any)) {
 	t.Helper()
-	res := b.res(gvr, ns)
-	u, err := res.Get(b.ctx, name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, _ := u.Object["status"].(map[string]any)
-	if s == nil {
-		s = map[string]any{}
-		u.Object["status"] = s
-	}
-	change(u, s)
-	if _, err := res.UpdateStatus(b.ctx, u, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("writing %s %s/%s's status as Istio would: %v", gvr.Resource, ns, name, err)
-	}
+	gwWriteStatus(t, b.ctx, gvr, ns, name, change)
 }
 
 // remove deletes an object (gone already is fine: undo runs after a
@@ -251,23 +232,7 @@ func (b *gwBreaks) setImage(t *testing.T, image string) {
 // (each once, sorted).
 func (b *gwBreaks) check(t *testing.T, extra ...string) ([]string, result) {
 	t.Helper()
-	r := albistio(t, append(append([]string{"check", "--gateway-api", "-o", "json"}, extra...), b.w.flags("--alb-flavor", "nginx")...)...)
-	var report struct {
-		Findings []struct {
-			Code string `json:"code"`
-		} `json:"findings"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
-		t.Fatalf("check's JSON: %v\n%s", err, r)
-	}
-	var got []string
-	for _, f := range report.Findings {
-		if !slices.Contains(got, f.Code) {
-			got = append(got, f.Code)
-		}
-	}
-	sort.Strings(got)
-	return got, r
+	return gatewayAPICheckCodes(t, b.w, extra...)
 }
 
 // expectHealthy: check finds nothing but the Gateway API's release (info).
@@ -301,40 +266,7 @@ func TestGatewayAPICheckBreakages(t *testing.T) {
 	ns, app, gwName, route := w.p.IstioNamespace, w.p.AppNamespace, w.gatewayName(), "albistio-httpbin"
 	b := &gwBreaks{ctx: ctx, w: w, image: "docker.io/istio/proxyv2:1.28.1"}
 
-	// Istio's part, as TestGatewayAPICheck plays it: the pod it deploys
-	// runs its release and is ready; the class, the Gateway and the route
-	// carry its status.
-	pod, err := env.kube.CoreV1().Pods(ns).Get(ctx, gwName+"-istio-0", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod.Spec.Containers[0].Image = b.image
-	if pod, err = env.kube.CoreV1().Pods(ns).Update(ctx, pod, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pod.Status.Phase = corev1.PodRunning
-	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
-	if _, err := env.kube.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	b.status(t, datapath.GatewayClassGVR, "", "istio", func(u *unstructured.Unstructured, s map[string]any) {
-		s["conditions"] = gwConds(u.GetGeneration(), "Accepted")
-	})
-	b.status(t, datapath.GatewayAPIGatewayGVR, ns, gwName, func(u *unstructured.Unstructured, s map[string]any) {
-		listeners, _, _ := unstructured.NestedSlice(u.Object, "spec", "listeners")
-		var ls []any
-		for _, l := range listeners {
-			ls = append(ls, map[string]any{"name": l.(map[string]any)["name"], "attachedRoutes": int64(1),
-				"supportedKinds": []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}},
-				"conditions":     gwConds(u.GetGeneration(), "Accepted", "Programmed", "ResolvedRefs")})
-		}
-		s["conditions"], s["listeners"] = gwConds(u.GetGeneration(), "Accepted", "Programmed"), ls
-	})
-	b.status(t, datapath.HTTPRouteGVR, app, route, func(u *unstructured.Unstructured, s map[string]any) {
-		refs, _, _ := unstructured.NestedSlice(u.Object, "spec", "parentRefs")
-		s["parents"] = []any{map[string]any{"parentRef": refs[0], "controllerName": "istio.io/gateway-controller",
-			"conditions": gwConds(u.GetGeneration(), "Accepted", "ResolvedRefs")}}
-	})
+	playIstio(t, ctx, w, b.image)
 	b.save(t, gwCRDGVR, "", "gateways.gateway.networking.k8s.io", false)
 	b.save(t, datapath.GatewayClassGVR, "", "istio", true)
 	b.save(t, datapath.GatewayAPIGatewayGVR, ns, gwName, true)

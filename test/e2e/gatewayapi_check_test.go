@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/albistio/kubectl-albistio/test/datapath"
 )
@@ -38,82 +39,17 @@ func TestGatewayAPICheck(t *testing.T) {
 	defer cancel()
 	ns, gwName := w.p.IstioNamespace, w.gatewayName()
 
-	// Istio's part: the pod it deploys runs its release and is ready;
-	// the class, the Gateway and the route carry its status.
-	pod, err := env.kube.CoreV1().Pods(ns).Get(ctx, gwName+"-istio-0", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod.Spec.Containers[0].Image = "docker.io/istio/proxyv2:1.28.1"
-	if pod, err = env.kube.CoreV1().Pods(ns).Update(ctx, pod, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pod.Status.Phase = corev1.PodRunning
-	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
-	if _, err := env.kube.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	conds := func(gen int64, types ...string) []any {
-		var out []any
-		for _, ty := range types {
-			out = append(out, map[string]any{"type": ty, "status": "True", "reason": ty, "message": "", "observedGeneration": gen,
-				"lastTransitionTime": time.Now().UTC().Format(time.RFC3339)})
-		}
-		return out
-	}
-	setStatus := func(gvr schema.GroupVersionResource, namespace, name string, status func(u *unstructured.Unstructured) map[string]any) {
-		t.Helper()
-		res := env.dyn.Resource(gvr).Namespace(namespace)
-		u, err := res.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.Object["status"] = status(u)
-		if _, err := res.UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
-			t.Fatalf("writing %s %s/%s's status as Istio would: %v", gvr.Resource, namespace, name, err)
-		}
-	}
-	setStatus(datapath.GatewayClassGVR, "", "istio", func(u *unstructured.Unstructured) map[string]any {
-		return map[string]any{"conditions": conds(u.GetGeneration(), "Accepted")}
-	})
-	setStatus(datapath.GatewayAPIGatewayGVR, ns, gwName, func(u *unstructured.Unstructured) map[string]any {
-		listeners, _, _ := unstructured.NestedSlice(u.Object, "spec", "listeners")
-		var ls []any
-		for _, l := range listeners {
-			ls = append(ls, map[string]any{"name": l.(map[string]any)["name"], "attachedRoutes": int64(1),
-				"supportedKinds": []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}},
-				"conditions":     conds(u.GetGeneration(), "Accepted", "Programmed", "ResolvedRefs")})
-		}
-		return map[string]any{"conditions": conds(u.GetGeneration(), "Accepted", "Programmed"), "listeners": ls}
-	})
-	routeStatus := func(types ...string) func(u *unstructured.Unstructured) map[string]any {
-		return func(u *unstructured.Unstructured) map[string]any {
+	playIstio(t, ctx, w, "docker.io/istio/proxyv2:1.28.1")
+	routeStatus := func(types ...string) func(u *unstructured.Unstructured, s map[string]any) {
+		return func(u *unstructured.Unstructured, s map[string]any) {
 			refs, _, _ := unstructured.NestedSlice(u.Object, "spec", "parentRefs")
-			return map[string]any{"parents": []any{map[string]any{"parentRef": refs[0], "controllerName": "istio.io/gateway-controller",
-				"conditions": conds(u.GetGeneration(), types...)}}}
+			s["parents"] = []any{map[string]any{"parentRef": refs[0], "controllerName": "istio.io/gateway-controller",
+				"conditions": gwConds(u.GetGeneration(), types...)}}
 		}
 	}
-	setStatus(datapath.HTTPRouteGVR, w.p.AppNamespace, "albistio-httpbin", routeStatus("Accepted", "ResolvedRefs"))
-
 	checkCodes := func(wantExit int, want ...string) {
 		t.Helper()
-		r := albistio(t, append([]string{"check", "--gateway-api", "-o", "json"}, w.flags("--alb-flavor", "nginx")...)...)
-		var report struct {
-			Findings []struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"findings"`
-		}
-		if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
-			t.Fatalf("check's JSON: %v\n%s", err, r)
-		}
-		var got []string
-		for _, f := range report.Findings {
-			if !slices.Contains(got, f.Code) {
-				got = append(got, f.Code)
-			}
-		}
-		sort.Strings(got)
+		got, r := gatewayAPICheckCodes(t, w)
 		sort.Strings(want)
 		if r.code != wantExit || !slices.Equal(got, want) {
 			t.Errorf("check: exit %d, codes %v; want exit %d, codes %v\n%s", r.code, got, wantExit, want, r)
@@ -149,15 +85,13 @@ func TestGatewayAPICheck(t *testing.T) {
 
 	// The route not attached (a listener admitting no route from the
 	// app's namespace, as Istio reports it).
-	setStatus(datapath.HTTPRouteGVR, w.p.AppNamespace, "albistio-httpbin", func(u *unstructured.Unstructured) map[string]any {
-		s := routeStatus("ResolvedRefs")(u)
+	gwWriteStatus(t, ctx, datapath.HTTPRouteGVR, w.p.AppNamespace, "albistio-httpbin", func(u *unstructured.Unstructured, s map[string]any) {
+		routeStatus("ResolvedRefs")(u, s)
 		p := s["parents"].([]any)[0].(map[string]any)
-		p["conditions"] = append(p["conditions"].([]any), map[string]any{"type": "Accepted", "status": "False", "reason": "NotAllowedByListeners",
-			"message": "no listener admits it", "observedGeneration": u.GetGeneration(), "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)})
-		return s
+		p["conditions"] = append(p["conditions"].([]any), gwCond(u.GetGeneration(), "Accepted", "False", "NotAllowedByListeners", "no listener admits it"))
 	})
 	checkCodes(8, "ALB1002", "ALB1022")
-	setStatus(datapath.HTTPRouteGVR, w.p.AppNamespace, "albistio-httpbin", routeStatus("Accepted", "ResolvedRefs"))
+	gwWriteStatus(t, ctx, datapath.HTTPRouteGVR, w.p.AppNamespace, "albistio-httpbin", routeStatus("Accepted", "ResolvedRefs"))
 
 	// The client-CA ConfigMap gone.
 	if err := env.kube.CoreV1().ConfigMaps(ns).Delete(ctx, gwName+"-client-ca", metav1.DeleteOptions{}); err != nil {
@@ -167,7 +101,7 @@ func TestGatewayAPICheck(t *testing.T) {
 	mustSucceed(t, albistio(t, setupArgs...))
 
 	// An Istio that ignores spec.tls.frontend.
-	pod, err = env.kube.CoreV1().Pods(ns).Get(ctx, gwName+"-istio-0", metav1.GetOptions{})
+	pod, err := env.kube.CoreV1().Pods(ns).Get(ctx, gwName+"-istio-0", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,4 +110,96 @@ func TestGatewayAPICheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCodes(8, "ALB1002", "ALB1016")
+}
+
+// playIstio plays Istio's part for a Gateway API chain setup wrote (after
+// w.deployGatewayAPI): the pod it deploys runs image and is ready, and the
+// GatewayClass, the Gateway with its listeners and the HTTPRoute carry the
+// status Istio 1.28 writes for them.
+func playIstio(t *testing.T, ctx context.Context, w *world, image string) {
+	t.Helper()
+	ns, gwName := w.p.IstioNamespace, w.gatewayName()
+	pods := env.kube.CoreV1().Pods(ns)
+	pod, err := pods.Get(ctx, gwName+"-istio-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod.Spec.Containers[0].Image = image
+	if pod, err = pods.Update(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.Phase = corev1.PodRunning
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	if _, err := pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gwWriteStatus(t, ctx, datapath.GatewayClassGVR, "", "istio", func(u *unstructured.Unstructured, s map[string]any) {
+		s["conditions"] = gwConds(u.GetGeneration(), "Accepted")
+	})
+	gwWriteStatus(t, ctx, datapath.GatewayAPIGatewayGVR, ns, gwName, func(u *unstructured.Unstructured, s map[string]any) {
+		listeners, _, _ := unstructured.NestedSlice(u.Object, "spec", "listeners")
+		var ls []any
+		for _, l := range listeners {
+			ls = append(ls, map[string]any{"name": l.(map[string]any)["name"], "attachedRoutes": int64(1),
+				"supportedKinds": []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}},
+				"conditions":     gwConds(u.GetGeneration(), "Accepted", "Programmed", "ResolvedRefs")})
+		}
+		s["conditions"], s["listeners"] = gwConds(u.GetGeneration(), "Accepted", "Programmed"), ls
+	})
+	gwWriteStatus(t, ctx, datapath.HTTPRouteGVR, w.p.AppNamespace, "albistio-httpbin", func(u *unstructured.Unstructured, s map[string]any) {
+		refs, _, _ := unstructured.NestedSlice(u.Object, "spec", "parentRefs")
+		s["parents"] = []any{map[string]any{"parentRef": refs[0], "controllerName": "istio.io/gateway-controller",
+			"conditions": gwConds(u.GetGeneration(), "Accepted", "ResolvedRefs")}}
+	})
+}
+
+// gwWriteStatus changes an object's status as its controller (Istio)
+// would, through the status subresource.
+func gwWriteStatus(t *testing.T, ctx context.Context, gvr schema.GroupVersionResource, ns, name string, change func(u *unstructured.Unstructured, status map[string]any)) {
+	t.Helper()
+	res := dynResource(gvr, ns)
+	u, err := res.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := u.Object["status"].(map[string]any)
+	if s == nil {
+		s = map[string]any{}
+		u.Object["status"] = s
+	}
+	change(u, s)
+	if _, err := res.UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("writing %s %s/%s's status as Istio would: %v", gvr.Resource, ns, name, err)
+	}
+}
+
+// dynResource is the resource's client, namespaced unless ns is "".
+func dynResource(gvr schema.GroupVersionResource, ns string) dynamic.ResourceInterface {
+	if ns == "" {
+		return env.dyn.Resource(gvr)
+	}
+	return env.dyn.Resource(gvr).Namespace(ns)
+}
+
+// gatewayAPICheckCodes runs check --gateway-api -o json on w's chain and
+// returns the codes it found (each once, sorted).
+func gatewayAPICheckCodes(t *testing.T, w *world, extra ...string) ([]string, result) {
+	t.Helper()
+	r := albistio(t, append(append([]string{"check", "--gateway-api", "-o", "json"}, extra...), w.flags("--alb-flavor", "nginx")...)...)
+	var report struct {
+		Findings []struct {
+			Code string `json:"code"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
+		t.Fatalf("check's JSON: %v\n%s", err, r)
+	}
+	var got []string
+	for _, f := range report.Findings {
+		if !slices.Contains(got, f.Code) {
+			got = append(got, f.Code)
+		}
+	}
+	sort.Strings(got)
+	return got, r
 }
