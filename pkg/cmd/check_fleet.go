@@ -50,6 +50,22 @@ type fleetState struct {
 	memos fleet.Memos
 }
 
+// serverOf is the API server a context addresses, as kubectl would reach
+// it (--server overrides), so that fleet bounds the checks one server
+// answers at once; "" when the context's entry cannot be used (its check
+// then fails without contacting anything) or is not known.
+func (st *fleetState) serverOf(context string) string {
+	c := st.configs[context]
+	if c == nil {
+		return ""
+	}
+	cfg, err := c.ToRESTConfig()
+	if err != nil {
+		return ""
+	}
+	return cfg.Host
+}
+
 // fleetMode reports whether the run checks more than the one chain the
 // flags name in the current context.
 func (o *CheckOptions) fleetMode() bool {
@@ -337,7 +353,7 @@ func (o *CheckOptions) RunFleet(ctx context.Context) error {
 		}
 		return fleetError(res.ExitCode(), "chain", res.Summary())
 	}
-	results := fleet.CheckContexts(ctx, st.contexts, o.checkContext)
+	results := fleet.CheckContexts(ctx, st.contexts, st.serverOf, o.checkContext)
 	if err := fleet.WriteContexts(o.Out, results, o.format, o.color); err != nil {
 		return err
 	}

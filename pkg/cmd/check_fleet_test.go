@@ -192,3 +192,24 @@ func TestCheckAllNamespacesEmpty(t *testing.T) {
 		t.Errorf("unexpected output:\n%s", out.String())
 	}
 }
+
+// TestFleetServerOf: fleet bounds the checks per API server by the address
+// each context reaches, --server overriding the kubeconfig's, as kubectl
+// would connect.
+func TestFleetServerOf(t *testing.T) {
+	none := func(string) (check.API, error) { return emptyCluster{}, nil }
+	o := newFleetOptions(t, &bytes.Buffer{}, none, func(o *CheckOptions) { o.AllContexts = true })
+	for _, c := range []string{"a", "b", "c"} {
+		if got := o.fleet.serverOf(c); got != "https://127.0.0.1:1" {
+			t.Errorf("context %s: server %q, want the kubeconfig's https://127.0.0.1:1", c, got)
+		}
+	}
+	if got := o.fleet.serverOf("nope"); got != "" {
+		t.Errorf("an unknown context's server is %q, want \"\"", got)
+	}
+	server := "https://10.1.2.3:6443"
+	o = newFleetOptions(t, &bytes.Buffer{}, none, func(o *CheckOptions) { o.AllContexts = true; o.ConfigFlags.APIServer = &server })
+	if got := o.fleet.serverOf("a"); got != server {
+		t.Errorf("with --server, context a's server is %q, want %s", got, server)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -182,14 +183,16 @@ func errorReport() *check.Report {
 }
 
 // TestCheckContextsFansOut: every context is checked, at most
-// ContextParallelism at once, results in the order given; a context that
+// ServerParallelism at once when they share an API server, results in the
+// order given; a context that
 // fails (down, denied) is its own result and the others are checked all the
 // same; the exit code is the worst outcome.
 func TestCheckContextsFansOut(t *testing.T) {
 	var running, peak atomic.Int64
 	names := []string{"c00", "down", "c02", "denied", "c04", "c05", "c06", "c07", "c08", "findings", "c10", "c11"}
 	start := time.Now()
-	rs := CheckContexts(context.Background(), names, func(ctx context.Context, name string) ContextResult {
+	oneServer := func(string) string { return "https://10.0.0.1:6443" }
+	rs := CheckContexts(context.Background(), names, oneServer, func(ctx context.Context, name string) ContextResult {
 		n := running.Add(1)
 		defer running.Add(-1)
 		for {
@@ -210,8 +213,8 @@ func TestCheckContextsFansOut(t *testing.T) {
 		time.Sleep(30 * time.Millisecond)
 		return SingleChain(cleanReport(), nil)
 	})
-	if p := peak.Load(); p > ContextParallelism || p < 2 {
-		t.Errorf("at most %d contexts should be checked at once, and more than one: peak %d", ContextParallelism, p)
+	if p := peak.Load(); p > ServerParallelism || p < 2 {
+		t.Errorf("at most %d contexts of one server should be checked at once, and more than one: peak %d", ServerParallelism, p)
 	}
 	if len(rs) != len(names) {
 		t.Fatalf("%d results for %d contexts", len(rs), len(names))
@@ -231,7 +234,7 @@ func TestCheckContextsFansOut(t *testing.T) {
 	if code := ContextsExitCode(rs); code != kube.ExitUnreachable {
 		t.Errorf("exit code %d, want %d (unreachable is the worst)", code, kube.ExitUnreachable)
 	}
-	t.Logf("12 contexts of 30 ms, %d at once: %s", ContextParallelism, time.Since(start).Round(time.Millisecond))
+	t.Logf("12 contexts of 30 ms on one server, %d at once: %s", ServerParallelism, time.Since(start).Round(time.Millisecond))
 
 	var out bytes.Buffer
 	if err := WriteContexts(&out, rs, check.FormatText, false); err != nil {
@@ -446,4 +449,76 @@ func TestIdentity(t *testing.T) {
 	if ms.For("a", api) != ms.For("a", api) || ms.For("a", api) == ms.For("b", api) || ms.For("", api) == ms.For("", api) {
 		t.Errorf("Memos: one Memo per identity, none shared for the empty one")
 	}
+}
+
+// TestCheckContextsBounds: contexts of different API servers are checked
+// together up to ContextParallelism, those of one server up to
+// ServerParallelism, and every context once.
+func TestCheckContextsBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name                   string
+		servers                []string
+		wantPeak, wantPerGroup int64
+	}{
+		// 30 clusters: 20 at once, not 8.
+		{"distinct servers", spread(30, 30), ContextParallelism, 1},
+		// 2 clusters of 15 contexts each: 8 of each at once.
+		{"two servers", spread(30, 2), 2 * ServerParallelism, ServerParallelism},
+		// one cluster: 8 at once.
+		{"one server", spread(30, 1), ServerParallelism, ServerParallelism},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			running, peakOf := map[string]int64{}, map[string]int64{}
+			var all, peak int64
+			calls := make([]int, len(tc.servers))
+			var names []string
+			for i := range tc.servers {
+				names = append(names, strconv.Itoa(i))
+			}
+			serverOf := func(name string) string { i, _ := strconv.Atoi(name); return tc.servers[i] }
+			CheckContexts(context.Background(), names, serverOf, func(_ context.Context, name string) ContextResult {
+				i, _ := strconv.Atoi(name)
+				g := tc.servers[i]
+				mu.Lock()
+				calls[i]++
+				running[g]++
+				all++
+				peakOf[g] = max(peakOf[g], running[g])
+				peak = max(peak, all)
+				mu.Unlock()
+				time.Sleep(50 * time.Millisecond)
+				mu.Lock()
+				running[g]--
+				all--
+				mu.Unlock()
+				return ContextResult{}
+			})
+			for i, n := range calls {
+				if n != 1 {
+					t.Errorf("call %d made %d times", i, n)
+				}
+			}
+			if peak != tc.wantPeak {
+				t.Errorf("peak of calls at once %d, want %d", peak, tc.wantPeak)
+			}
+			for g, p := range peakOf {
+				if p > ServerParallelism {
+					t.Errorf("server %s: %d calls at once, want at most %d", g, p, ServerParallelism)
+				}
+				if p < tc.wantPerGroup {
+					t.Errorf("server %s: only %d calls at once, want %d", g, p, tc.wantPerGroup)
+				}
+			}
+		})
+	}
+}
+
+// spread assigns n contexts to servers round robin.
+func spread(n, servers int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("https://10.0.0.%d:6443", i%servers)
+	}
+	return out
 }
