@@ -30,6 +30,19 @@ type API interface {
 	APIGroup(ctx context.Context, group string) (*metav1.APIGroup, error)
 }
 
+// RawAPI is an API that also hands over what it reads as the JSON the
+// server sent, which the reader decodes once, straight into each object's
+// Go type, instead of into a map and then through JSON again into the type
+// (which was half of check's CPU). kube.Clients, its Recall and fleet.Memo
+// are RawAPIs; any other API is read through its unstructured answers, to
+// the same Snapshot.
+type RawAPI interface {
+	// GetServedRaw is GetServed with the object's JSON (nil when missing).
+	GetServedRaw(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) ([]byte, bool, error)
+	// ListRaw is List with the JSON of the list.
+	ListRaw(ctx context.Context, gvr schema.GroupVersionResource, namespace, labelSelector string) ([]byte, error)
+}
+
 // Requests is what Read costs on a healthy chain of the nginx or classic
 // flavor: one LIST of IngressClasses (cluster-scoped, a handful), one LIST
 // of the plugin's own secrets in the Istio namespace, one LIST of the gateway
@@ -166,6 +179,7 @@ func Read(ctx context.Context, api API, p *chain.Params) (*Snapshot, error) {
 
 func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snapshot, error) {
 	r := &reader{ctx: ctx, api: api, slots: make(chan struct{}, parallelism), ownedNamespace: p.IstioNamespace}
+	r.raw, _ = api.(RawAPI)
 	s := &Snapshot{}
 	ns := p.IstioNamespace
 	if p.GatewayAPI {
@@ -261,13 +275,7 @@ func read(ctx context.Context, api API, p *chain.Params, parallelism int) (*Snap
 	if len(p.GatewaySelector) > 0 {
 		selector := p.SelectorString()
 		r.async(func() {
-			for _, u := range r.list(stepGatewayPods, kube.Pods, ns, selector) {
-				var pod corev1.Pod
-				if !r.convert(stepGatewayPods, &u, &pod) {
-					return
-				}
-				s.GatewayPods = append(s.GatewayPods, pod)
-			}
+			s.GatewayPods, _ = listInto[corev1.Pod](r, stepGatewayPods, kube.Pods, ns, selector)
 		})
 	}
 	r.async(func() {
@@ -374,19 +382,9 @@ func decodeCertManager(u *unstructured.Unstructured) (*CertManagerObject, error)
 // readIngressClasses reads the cluster's IngressClasses and, for
 // --alb-flavor=auto, resolves the flavor from them.
 func (r *reader) readIngressClasses(s *Snapshot, p *chain.Params) {
-	var classes []unstructured.Unstructured
-	if !r.call(stepIngressClasses, func() (err error) {
-		classes, err = r.api.List(r.ctx, kube.IngressClasses, "", "")
-		return err
-	}) {
+	var ok bool
+	if s.IngressClasses, ok = listInto[networkingv1.IngressClass](r, stepIngressClasses, kube.IngressClasses, "", ""); !ok {
 		return
-	}
-	for i := range classes {
-		var ic networkingv1.IngressClass
-		if !r.convert(stepIngressClasses, &classes[i], &ic) {
-			return
-		}
-		s.IngressClasses = append(s.IngressClasses, ic)
 	}
 	if p.Flavor == chain.FlavorAuto {
 		f, class, err := kube.FlavorFromClasses(s.IngressClasses)
@@ -408,12 +406,8 @@ func (r *reader) readIngressClasses(s *Snapshot, p *chain.Params) {
 // read as such) or that Istio is not installed.
 func (r *reader) readIstio(s *Snapshot, p *chain.Params) {
 	v1 := render.IstioVersions[0]
-	var u *unstructured.Unstructured
-	var served bool
-	if !r.call(stepGateway, func() (err error) {
-		u, served, err = r.api.GetServed(r.ctx, kube.IstioResource(v1, "gateways"), p.IstioNamespace, p.GatewayName)
-		return err
-	}) {
+	gw, served, ok := getServedInto[istiov1.Gateway](r, stepGateway, kube.IstioResource(v1, "gateways"), p.IstioNamespace, p.GatewayName)
+	if !ok {
 		return
 	}
 	if served {
@@ -441,9 +435,9 @@ func (r *reader) readIstio(s *Snapshot, p *chain.Params) {
 		if s.IstioVersion == "" {
 			return // served, but only versions too old to read
 		}
-		u = r.get(stepGateway, kube.IstioResource(s.IstioVersion, "gateways"), p.IstioNamespace, p.GatewayName)
+		gw = getInto[istiov1.Gateway](r, stepGateway, kube.IstioResource(s.IstioVersion, "gateways"), p.IstioNamespace, p.GatewayName)
 	}
-	s.Gateway = decode[istiov1.Gateway](r, stepGateway, u)
+	s.Gateway = gw
 	s.VirtualService = getInto[istiov1.VirtualService](r, stepVirtualService, kube.IstioResource(s.IstioVersion, "virtualservices"), p.AppNamespace, p.VirtualServiceName)
 }
 
@@ -480,8 +474,10 @@ func ingressTLSSecretName(ing *networkingv1.Ingress, p *chain.Params) string {
 // reader performs the requests of one Read, at most cap(slots) at once,
 // and keeps the error of the lowest step.
 type reader struct {
-	ctx   context.Context
-	api   API
+	ctx context.Context
+	api API
+	// raw is api when it is a RawAPI, else nil.
+	raw   RawAPI
 	slots chan struct{}
 	wg    sync.WaitGroup
 
@@ -553,26 +549,20 @@ func (r *reader) failedBefore(step int) bool {
 // credentials) is ever sent to the plugin. A Role that grants get only (say,
 // with resourceNames) forbids the LIST; then each secret is read by name.
 func (r *reader) readOwnedSecrets() {
-	var items []unstructured.Unstructured
 	forbidden := false
-	if !r.call(stepOwnedSecrets, func() error {
-		var err error
-		items, err = r.api.List(r.ctx, kube.Secrets, r.ownedNamespace, chain.LabelManagedBy+"="+chain.FieldManager)
+	items, ok := listIntoOr[corev1.Secret](r, stepOwnedSecrets, kube.Secrets, r.ownedNamespace, chain.LabelManagedBy+"="+chain.FieldManager, func(err error) error {
 		if kube.IsForbidden(err) {
 			forbidden = true
 			return nil
 		}
 		return err
-	}) || forbidden {
+	})
+	if !ok || forbidden {
 		return
 	}
 	owned := map[string]*corev1.Secret{}
 	for i := range items {
-		sec := new(corev1.Secret)
-		if !r.convert(stepOwnedSecrets, &items[i], sec) {
-			return
-		}
-		owned[sec.Name] = sec
+		owned[items[i].Name] = &items[i]
 	}
 	r.owned = owned
 }
@@ -614,9 +604,140 @@ func (r *reader) secret(step int, owned <-chan struct{}, namespace, name string)
 	return getInto[corev1.Secret](r, step, kube.Secrets, namespace, name)
 }
 
-// getInto reads an object and converts it to T; absent objects are nil.
+// getInto reads an object as T; absent objects are nil.
 func getInto[T any](r *reader, step int, gvr schema.GroupVersionResource, namespace, name string) *T {
-	return decode[T](r, step, r.get(step, gvr, namespace, name))
+	if r.raw == nil || name == "" {
+		return decode[T](r, step, r.get(step, gvr, namespace, name))
+	}
+	obj, _, _ := getServedInto[T](r, step, gvr, namespace, name)
+	return obj
+}
+
+// getServedInto reads an object as T at a version the server may not
+// serve, and says whether it does; ok is false when the read failed.
+func getServedInto[T any](r *reader, step int, gvr schema.GroupVersionResource, namespace, name string) (obj *T, served, ok bool) {
+	if r.raw != nil {
+		var data []byte
+		if !r.call(step, func() (err error) {
+			data, served, err = r.raw.GetServedRaw(r.ctx, gvr, namespace, name)
+			return err
+		}) {
+			return nil, false, false
+		}
+		return decodeRaw[T](r, step, data), served, true
+	}
+	var u *unstructured.Unstructured
+	if !r.call(step, func() (err error) {
+		u, served, err = r.api.GetServed(r.ctx, gvr, namespace, name)
+		return err
+	}) {
+		return nil, false, false
+	}
+	return decode[T](r, step, u), served, true
+}
+
+// listInto lists objects as Ts; ok is false when the LIST failed or an
+// item could not be read (the items before it are returned).
+func listInto[T any](r *reader, step int, gvr schema.GroupVersionResource, namespace, selector string) ([]T, bool) {
+	return listIntoOr[T](r, step, gvr, namespace, selector, func(err error) error { return err })
+}
+
+// listIntoOr is listInto whose LIST error passes through onErr first: nil
+// from it ends the read of the list without failing the check.
+func listIntoOr[T any](r *reader, step int, gvr schema.GroupVersionResource, namespace, selector string, onErr func(error) error) ([]T, bool) {
+	if r.raw != nil {
+		var data []byte
+		if !r.call(step, func() (err error) {
+			if data, err = r.raw.ListRaw(r.ctx, gvr, namespace, selector); err != nil {
+				return onErr(err)
+			}
+			return nil
+		}) {
+			return nil, false
+		}
+		if data == nil {
+			return nil, true
+		}
+		return decodeRawList[T](r, step, gvr, data)
+	}
+	var items []unstructured.Unstructured
+	if !r.call(step, func() (err error) {
+		if items, err = r.api.List(r.ctx, gvr, namespace, selector); err != nil {
+			return onErr(err)
+		}
+		return nil
+	}) {
+		return nil, false
+	}
+	var out []T
+	for i := range items {
+		var obj T
+		if !r.convert(step, &items[i], &obj) {
+			return out, false
+		}
+		out = append(out, obj)
+	}
+	return out, true
+}
+
+// decodeRaw decodes an object's JSON as T; nil stays nil.
+func decodeRaw[T any](r *reader, step int, data []byte) *T {
+	if data == nil {
+		return nil
+	}
+	out := new(T)
+	if err := json.Unmarshal(data, out); err != nil {
+		r.fail(step, malformed(data, "", err))
+		return nil
+	}
+	return out
+}
+
+// decodeRawList decodes a list's JSON items as Ts. The server sends the
+// items without apiVersion and kind; like the dynamic client, they get the
+// list's apiVersion and its kind without "List".
+func decodeRawList[T any](r *reader, step int, gvr schema.GroupVersionResource, data []byte) ([]T, bool) {
+	var list struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Items      []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(data, &list); err != nil {
+		r.fail(step, fmt.Errorf("the API server's list of %s is malformed: %w", gvr.Resource, err))
+		return nil, false
+	}
+	gvk := schema.FromAPIVersionAndKind(list.APIVersion, strings.TrimSuffix(list.Kind, "List"))
+	var out []T
+	for _, item := range list.Items {
+		var obj T
+		if err := json.Unmarshal(item, &obj); err != nil {
+			r.fail(step, malformed(item, gvk.Kind, err))
+			return out, false
+		}
+		if o, ok := any(&obj).(interface{ GetObjectKind() schema.ObjectKind }); ok && o.GetObjectKind().GroupVersionKind().Empty() {
+			o.GetObjectKind().SetGroupVersionKind(gvk)
+		}
+		out = append(out, obj)
+	}
+	return out, true
+}
+
+// malformed is fromUnstructured's error for an object's JSON, naming the
+// object by its kind (kind when it says none, as a list's items do) and
+// name.
+func malformed(data []byte, kind string, err error) error {
+	var head struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Namespace string `json:"namespace"`
+			Name      string `json:"name"`
+		} `json:"metadata"`
+	}
+	_ = json.Unmarshal(data, &head)
+	if head.Kind != "" {
+		kind = head.Kind
+	}
+	return fmt.Errorf("%s %s is malformed: %w", kind, objectName(head.Metadata.Namespace, head.Metadata.Name), err)
 }
 
 // decode converts an object read to T; nil stays nil.

@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -166,8 +167,49 @@ func TestReadSameAsSequential(t *testing.T) {
 			for range 3 {
 				compareReads(t, want, readWith(t, c, Read, nil))
 			}
+			// Through a RawAPI, decoding the server's JSON straight
+			// into the types: the same Snapshot and requests.
+			compareReads(t, want, readWith(t, c, Read, asRaw))
 		})
 	}
+}
+
+// rawAPI is an API that is also a RawAPI, answering as the API server
+// does: an object's JSON, a list's JSON whose items carry no apiVersion
+// and kind.
+type rawAPI struct{ API }
+
+func asRaw(api *fakeAPI) API { return rawAPI{api} }
+
+func (r rawAPI) GetServedRaw(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) ([]byte, bool, error) {
+	u, served, err := r.GetServed(ctx, gvr, namespace, name)
+	if err != nil || u == nil {
+		return nil, served, err
+	}
+	data, err := u.MarshalJSON()
+	return data, served, err
+}
+
+func (r rawAPI) ListRaw(ctx context.Context, gvr schema.GroupVersionResource, namespace, selector string) ([]byte, error) {
+	items, err := r.List(ctx, gvr, namespace, selector)
+	if err != nil {
+		return nil, err
+	}
+	list := map[string]any{"apiVersion": gvr.GroupVersion().String(), "kind": "List", "items": []any{}}
+	var objs []any
+	for _, u := range items {
+		obj := u.DeepCopy().Object
+		if len(items) > 0 {
+			list["kind"] = u.GetKind() + "List"
+		}
+		delete(obj, "apiVersion")
+		delete(obj, "kind")
+		objs = append(objs, obj)
+	}
+	if objs != nil {
+		list["items"] = objs
+	}
+	return json.Marshal(list)
 }
 
 // failing is an API whose requests fail when their signature is in fail
@@ -268,6 +310,9 @@ func TestReadFirstErrorAsSequential(t *testing.T) {
 			if got := readWith(t, c, Read, nil); got.err == nil || got.err.Error() != want.err.Error() {
 				t.Errorf("%s: error %v, the sequential read's %v", c.name, got.err, want.err)
 			}
+		}
+		if got := readWith(t, c, Read, asRaw); got.err == nil || got.err.Error() != want.err.Error() {
+			t.Errorf("%s, through a RawAPI: error %v, the sequential read's %v", c.name, got.err, want.err)
 		}
 	}
 }

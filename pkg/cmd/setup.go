@@ -132,6 +132,8 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The check that ends setup answers from what setup read and wrote.
+	c.RememberReads()
 	return untilNoRace(o.ErrOut, "planning again", func() error { return o.runOnce(ctx, c) })
 }
 

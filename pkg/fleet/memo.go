@@ -1,7 +1,11 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,31 +27,46 @@ import (
 // answered without a request. Absence is never inferred from a LIST: a
 // label-selected LIST does not show unlabelled objects.
 //
+// A Memo is a check.RawAPI too: an answer is kept in the form its first
+// asker wanted (an unstructured object or the server's JSON, which the
+// wrapped API gives when it is a RawAPI) and handed to later askers in
+// theirs. Every asker gets its own copy.
+//
 // Answers, errors included, hold for the Memo's lifetime: make one per run.
 type Memo struct {
 	api check.API
 
 	mu       sync.Mutex
 	calls    map[string]*memoCall
-	objects  map[string]*unstructured.Unstructured
+	objects  map[string]memoObject
 	requests int
+}
+
+// memoObject is one object in either form; the other is nil.
+type memoObject struct {
+	u   *unstructured.Unstructured
+	raw []byte
 }
 
 type memoCall struct {
 	done   chan struct{}
-	u      *unstructured.Unstructured
+	obj    memoObject
 	served bool
 	items  []unstructured.Unstructured
+	list   []byte // a LIST's JSON, when it was asked for raw
 	group  *metav1.APIGroup
 	err    error
 }
 
 // NewMemo wraps api.
 func NewMemo(api check.API) *Memo {
-	return &Memo{api: api, calls: map[string]*memoCall{}, objects: map[string]*unstructured.Unstructured{}}
+	return &Memo{api: api, calls: map[string]*memoCall{}, objects: map[string]memoObject{}}
 }
 
-var _ check.API = (*Memo)(nil)
+var (
+	_ check.API    = (*Memo)(nil)
+	_ check.RawAPI = (*Memo)(nil)
+)
 
 // Requests is how many requests the Memo passed on to the API.
 func (m *Memo) Requests() int {
@@ -82,28 +101,76 @@ func (m *Memo) do(ctx context.Context, key string, fetch func(c *memoCall)) (*me
 	}
 }
 
-// GetServed is check.API's GetServed, once per object.
-func (m *Memo) GetServed(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, bool, error) {
+// getObject is the remembered or fetched object (its zero value when
+// missing), fetching it raw when raw asks and the API can.
+func (m *Memo) getObject(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string, raw bool) (memoObject, bool, error) {
 	key := objectKey(gvr, namespace, name)
 	m.mu.Lock()
-	if u, ok := m.objects[key]; ok {
+	if o, ok := m.objects[key]; ok {
 		m.mu.Unlock()
-		return u.DeepCopy(), true, nil
+		return o, true, nil
 	}
 	m.mu.Unlock()
 	c, err := m.do(ctx, "get|"+key, func(c *memoCall) {
-		c.u, c.served, c.err = m.api.GetServed(ctx, gvr, namespace, name)
+		if ra, ok := m.api.(check.RawAPI); ok && raw {
+			c.obj.raw, c.served, c.err = ra.GetServedRaw(ctx, gvr, namespace, name)
+			return
+		}
+		c.obj.u, c.served, c.err = m.api.GetServed(ctx, gvr, namespace, name)
 	})
+	if err != nil {
+		return memoObject{}, false, err
+	}
+	if c.err != nil {
+		return memoObject{}, false, c.err
+	}
+	return c.obj, c.served, nil
+}
+
+// unstructured is a copy of the object, nil when missing.
+func (o memoObject) unstructured() (*unstructured.Unstructured, error) {
+	switch {
+	case o.u != nil:
+		return o.u.DeepCopy(), nil
+	case o.raw != nil:
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(o.raw); err != nil {
+			return nil, err
+		}
+		return u, nil
+	}
+	return nil, nil
+}
+
+// json is the object's JSON (a copy), nil when missing.
+func (o memoObject) json() ([]byte, error) {
+	switch {
+	case o.raw != nil:
+		return bytes.Clone(o.raw), nil
+	case o.u != nil:
+		return o.u.MarshalJSON()
+	}
+	return nil, nil
+}
+
+// GetServed is check.API's GetServed, once per object.
+func (m *Memo) GetServed(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, bool, error) {
+	o, served, err := m.getObject(ctx, gvr, namespace, name, false)
 	if err != nil {
 		return nil, false, err
 	}
-	if c.err != nil {
-		return nil, false, c.err
+	u, err := o.unstructured()
+	return u, served, err
+}
+
+// GetServedRaw is check.RawAPI's GetServedRaw, once per object.
+func (m *Memo) GetServedRaw(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) ([]byte, bool, error) {
+	o, served, err := m.getObject(ctx, gvr, namespace, name, true)
+	if err != nil {
+		return nil, false, err
 	}
-	if c.u == nil {
-		return nil, c.served, nil
-	}
-	return c.u.DeepCopy(), c.served, nil
+	data, err := o.json()
+	return data, served, err
 }
 
 // Get is check.API's Get, once per object.
@@ -112,9 +179,16 @@ func (m *Memo) Get(ctx context.Context, gvr schema.GroupVersionResource, namespa
 	return u, err
 }
 
-// List is check.API's List, once per resource, namespace and selector.
-func (m *Memo) List(ctx context.Context, gvr schema.GroupVersionResource, namespace, labelSelector string) ([]unstructured.Unstructured, error) {
+// listCall is the LIST's answer, fetched raw when raw asks and the API can;
+// the objects it brings are remembered by name.
+func (m *Memo) listCall(ctx context.Context, gvr schema.GroupVersionResource, namespace, labelSelector string, raw bool) (*memoCall, error) {
 	c, err := m.do(ctx, "list|"+objectKey(gvr, namespace, labelSelector), func(c *memoCall) {
+		if ra, ok := m.api.(check.RawAPI); ok && raw {
+			if c.list, c.err = ra.ListRaw(ctx, gvr, namespace, labelSelector); c.err == nil {
+				c.err = m.rememberRawItems(gvr, c.list)
+			}
+			return
+		}
 		c.items, c.err = m.api.List(ctx, gvr, namespace, labelSelector)
 		if c.err != nil {
 			return
@@ -122,7 +196,7 @@ func (m *Memo) List(ctx context.Context, gvr schema.GroupVersionResource, namesp
 		m.mu.Lock()
 		for i := range c.items {
 			u := &c.items[i]
-			m.objects[objectKey(gvr, u.GetNamespace(), u.GetName())] = u.DeepCopy()
+			m.objects[objectKey(gvr, u.GetNamespace(), u.GetName())] = memoObject{u: u.DeepCopy()}
 		}
 		m.mu.Unlock()
 	})
@@ -132,11 +206,83 @@ func (m *Memo) List(ctx context.Context, gvr schema.GroupVersionResource, namesp
 	if c.err != nil {
 		return nil, c.err
 	}
+	return c, nil
+}
+
+// rememberRawItems remembers by name each item of a LIST's JSON.
+func (m *Memo) rememberRawItems(gvr schema.GroupVersionResource, list []byte) error {
+	var l struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Items      []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(list, &l); err != nil {
+		return fmt.Errorf("the API server's list of %s is malformed: %w", gvr.Resource, err)
+	}
+	// The server sends the items without apiVersion and kind, which a GET
+	// of one would carry: they are put in front, where the item's own
+	// (a later key wins in JSON decoding) still overrides them.
+	typeMeta, err := json.Marshal(map[string]string{"apiVersion": l.APIVersion, "kind": strings.TrimSuffix(l.Kind, "List")})
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, item := range l.Items {
+		var head struct {
+			Metadata struct{ Namespace, Name string } `json:"metadata"`
+		}
+		if json.Unmarshal(item, &head) != nil || head.Metadata.Name == "" {
+			continue
+		}
+		// A named item is a non-empty JSON object: "{...}" becomes
+		// "{"apiVersion":...,"kind":..., ...}".
+		body := bytes.TrimSpace(item)
+		obj := append(append(bytes.Clone(typeMeta[:len(typeMeta)-1]), ','), body[1:]...)
+		m.objects[objectKey(gvr, head.Metadata.Namespace, head.Metadata.Name)] = memoObject{raw: obj}
+	}
+	return nil
+}
+
+// List is check.API's List, once per resource, namespace and selector.
+func (m *Memo) List(ctx context.Context, gvr schema.GroupVersionResource, namespace, labelSelector string) ([]unstructured.Unstructured, error) {
+	c, err := m.listCall(ctx, gvr, namespace, labelSelector, false)
+	if err != nil {
+		return nil, err
+	}
+	if c.list != nil {
+		var l unstructured.UnstructuredList
+		if err := l.UnmarshalJSON(c.list); err != nil {
+			return nil, err
+		}
+		return l.Items, nil
+	}
 	out := make([]unstructured.Unstructured, len(c.items))
 	for i := range c.items {
 		out[i] = *c.items[i].DeepCopy()
 	}
 	return out, nil
+}
+
+// ListRaw is check.RawAPI's ListRaw, once per resource, namespace and
+// selector.
+func (m *Memo) ListRaw(ctx context.Context, gvr schema.GroupVersionResource, namespace, labelSelector string) ([]byte, error) {
+	c, err := m.listCall(ctx, gvr, namespace, labelSelector, true)
+	if err != nil {
+		return nil, err
+	}
+	if c.list != nil {
+		return bytes.Clone(c.list), nil
+	}
+	objs := make([]map[string]any, len(c.items))
+	for i := range c.items {
+		objs[i] = c.items[i].Object
+	}
+	return json.Marshal(struct {
+		APIVersion string           `json:"apiVersion"`
+		Kind       string           `json:"kind"`
+		Items      []map[string]any `json:"items"`
+	}{gvr.GroupVersion().String(), "List", objs})
 }
 
 // APIGroup is check.API's APIGroup, once per group.

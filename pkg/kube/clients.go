@@ -38,12 +38,17 @@ type Clients struct {
 	Dynamic dynamic.Interface
 	// REST reaches paths no typed client covers (API group discovery).
 	REST rest.Interface
+	// objects is the REST client under Dynamic, for reads whose JSON the
+	// caller decodes itself (GetServedRaw, ListRaw); nil for Clients built
+	// around another dynamic client (tests), whose raw reads go through it.
+	objects rest.Interface
 	// Host is the API server's address, for error messages.
 	Host string
 	// discoveryCache is kubectl's disk cache of this server's API groups
 	// (<cache-dir>/discovery/<host>), read before asking the server.
 	discoveryCache string
-	// memory records what this run read and wrote, for Recall.
+	// memory records what this run read and wrote, for Recall; nil until
+	// RememberReads.
 	memory *memory
 }
 
@@ -79,10 +84,21 @@ func NewClients(getter genericclioptions.RESTClientGetter) (*Clients, error) {
 	// (conngate.go).
 	cfg.Wrap(gateWrapper)
 	cfg.Wrap(retryWrapper())
-	dyn, err := dynamic.NewForConfig(cfg)
+	// One HTTP client under the dynamic client and the raw reads, whose
+	// REST client is the dynamic client's own: the same requests, the same
+	// errors, only the decoding left to the caller.
+	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot build a client for %s: %w", cfg.Host, err)
 	}
+	ocfg := dynamic.ConfigFor(cfg)
+	ocfg.GroupVersion = nil
+	ocfg.APIPath = "/"
+	objects, err := rest.UnversionedRESTClientForConfigAndClient(ocfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("cannot build a client for %s: %w", cfg.Host, err)
+	}
+	dyn := dynamic.New(objects)
 	// Discovery of one API group is a plain GET on /apis/<group>; a bare
 	// REST client for it avoids building a full discovery client.
 	rcfg := rest.CopyConfig(cfg)
@@ -93,7 +109,7 @@ func NewClients(getter genericclioptions.RESTClientGetter) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot build a client for %s: %w", cfg.Host, err)
 	}
-	c := &Clients{Dynamic: dyn, REST: rc, Host: cfg.Host, memory: &memory{}}
+	c := &Clients{Dynamic: dyn, REST: rc, objects: objects, Host: cfg.Host}
 	if cf, ok := getter.(*genericclioptions.ConfigFlags); ok && cf.CacheDir != nil && *cf.CacheDir != "" {
 		c.discoveryCache = discoveryCacheDir(filepath.Join(*cf.CacheDir, "discovery"), cfg.Host)
 	}

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 )
 
 // resource is gvr in namespace, or cluster-wide when namespace is empty.
@@ -50,6 +52,92 @@ func (c *Clients) GetServed(ctx context.Context, gvr schema.GroupVersionResource
 		return nil, true, nil
 	}
 	return nil, false, c.Explain(err, "get", gvr, namespace, name)
+}
+
+// GetServedRaw is GetServed with the object as the JSON the server sent
+// (nil when missing), for a caller that decodes it straight into its Go
+// type: decoding into a map first and converting that to the type through
+// JSON again was half of check's CPU. The request, its URL and its errors
+// are the dynamic client's.
+func (c *Clients) GetServedRaw(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) ([]byte, bool, error) {
+	if c.objects == nil {
+		u, served, err := c.GetServed(ctx, gvr, namespace, name)
+		if err != nil || u == nil {
+			return nil, served, err
+		}
+		raw, err := u.MarshalJSON()
+		return raw, true, err
+	}
+	raw, err := rawBody(c.objects.Get().AbsPath(resourcePath(gvr, namespace, name)...).Do(ctx))
+	switch {
+	case err == nil:
+		return raw, true, nil
+	case IsNotServed(err):
+		return nil, false, nil
+	case apierrors.IsNotFound(err):
+		return nil, true, nil
+	}
+	return nil, false, c.Explain(err, "get", gvr, namespace, name)
+}
+
+// ListRaw is List with the answer as the JSON list the server sent.
+func (c *Clients) ListRaw(ctx context.Context, gvr schema.GroupVersionResource, namespace, labelSelector string) ([]byte, error) {
+	if c.objects == nil {
+		items, err := c.List(ctx, gvr, namespace, labelSelector)
+		if err != nil {
+			return nil, err
+		}
+		return listJSON(items)
+	}
+	req := c.objects.Get().AbsPath(resourcePath(gvr, namespace, "")...)
+	if labelSelector != "" {
+		req = req.Param("labelSelector", labelSelector)
+	}
+	raw, err := rawBody(req.Do(ctx))
+	if err != nil {
+		return nil, c.Explain(err, "list", gvr, namespace, "")
+	}
+	return raw, nil
+}
+
+// rawBody is a response's body, or its error as the dynamic client gives
+// it: Result.Error decodes the Status a failure carries (NotFound with the
+// object's name, Forbidden), where Result.Raw alone reports any failure as
+// an unexpected response.
+func rawBody(res rest.Result) ([]byte, error) {
+	if err := res.Error(); err != nil {
+		return nil, err
+	}
+	return res.Raw()
+}
+
+// listJSON is items as the JSON of a list.
+func listJSON(items []unstructured.Unstructured) ([]byte, error) {
+	objs := make([]map[string]any, len(items))
+	for i := range items {
+		objs[i] = items[i].Object
+	}
+	return json.Marshal(struct {
+		Items []map[string]any `json:"items"`
+	}{objs})
+}
+
+// resourcePath is the path of gvr's objects in namespace, or of the object
+// name when given, as the dynamic client builds it.
+func resourcePath(gvr schema.GroupVersionResource, namespace, name string) []string {
+	segs := []string{"api"}
+	if gvr.Group != "" {
+		segs = []string{"apis", gvr.Group}
+	}
+	segs = append(segs, gvr.Version)
+	if namespace != "" {
+		segs = append(segs, "namespaces", namespace)
+	}
+	segs = append(segs, gvr.Resource)
+	if name != "" {
+		segs = append(segs, name)
+	}
+	return segs
 }
 
 // IsNotServed tells a 404 for a resource the server does not serve from one

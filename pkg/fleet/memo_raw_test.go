@@ -1,0 +1,127 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/albistio/kubectl-albistio/pkg/check"
+	"github.com/albistio/kubectl-albistio/pkg/kube"
+)
+
+// rawCountingAPI is countingAPI as a check.RawAPI that answers as the API
+// server does: a list's items carry no apiVersion and kind.
+type rawCountingAPI struct{ *countingAPI }
+
+func (r rawCountingAPI) GetServedRaw(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) ([]byte, bool, error) {
+	u, served, err := r.GetServed(ctx, gvr, ns, name)
+	if err != nil || u == nil {
+		return nil, served, err
+	}
+	data, err := u.MarshalJSON()
+	return data, served, err
+}
+
+func (r rawCountingAPI) ListRaw(ctx context.Context, gvr schema.GroupVersionResource, ns, sel string) ([]byte, error) {
+	items, err := r.List(ctx, gvr, ns, sel)
+	if err != nil {
+		return nil, err
+	}
+	objs := []map[string]any{}
+	for _, u := range items {
+		obj := u.DeepCopy().Object
+		delete(obj, "apiVersion")
+		delete(obj, "kind")
+		objs = append(objs, obj)
+	}
+	return json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ServiceList", "items": objs})
+}
+
+// TestMemoRaw: over a RawAPI the Memo asks each question once whichever
+// form its askers want (the server's JSON or unstructured objects), the
+// items of a raw LIST answer GETs by name with their apiVersion and kind
+// restored, and no asker sees what another did to its answer. Over an API
+// that is not raw, raw askers are answered too.
+func TestMemoRaw(t *testing.T) {
+	ctx := context.Background()
+	secret := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"namespace": "default", "name": "alb"}}}
+	svc := named("istio-system", "istio-ingressgateway")
+	api := &countingAPI{
+		delay:   10 * time.Millisecond,
+		objects: map[string]*unstructured.Unstructured{objectKey(kube.Secrets, "default", "alb"): secret},
+		lists:   map[string][]unstructured.Unstructured{objectKey(kube.Services, "istio-system", "istio=ingressgateway"): {svc}},
+	}
+	m := NewMemo(rawCountingAPI{api})
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			if i%2 == 0 {
+				data, served, err := m.GetServedRaw(ctx, kube.Secrets, "default", "alb")
+				if err != nil || !served || data == nil {
+					t.Errorf("GetServedRaw: %s, %v, %v", data, served, err)
+				}
+				data[0] = 'X' // the caller's copy
+			} else if u, err := m.Get(ctx, kube.Secrets, "default", "alb"); err != nil || u.GetName() != "alb" || u.GetKind() != "Secret" {
+				t.Errorf("Get: %v, %v", u, err)
+			}
+			if data, err := m.ListRaw(ctx, kube.Services, "istio-system", "istio=ingressgateway"); err != nil || data == nil {
+				t.Errorf("ListRaw: %s, %v", data, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := api.calls.Load(); n != 2 || m.Requests() != 2 {
+		t.Fatalf("10 askers of 2 questions in both forms made %d requests (memo counted %d), want 2", n, m.Requests())
+	}
+	// What one asker does to its bytes never reaches the next (a fresh
+	// Memo, so that the object is fetched raw).
+	fresh := NewMemo(rawCountingAPI{&countingAPI{objects: api.objects}})
+	first, _, _ := fresh.GetServedRaw(ctx, kube.Secrets, "default", "alb")
+	want := string(first)
+	first[0] = 'X'
+	if again, _, _ := fresh.GetServedRaw(ctx, kube.Secrets, "default", "alb"); string(again) != want {
+		t.Errorf("the memo handed out its own bytes: %s", again)
+	}
+	list, _ := m.ListRaw(ctx, kube.Services, "istio-system", "istio=ingressgateway")
+	wantList := string(list)
+	list[0] = 'X'
+	if again, _ := m.ListRaw(ctx, kube.Services, "istio-system", "istio=ingressgateway"); string(again) != wantList {
+		t.Errorf("the memo handed out its own list bytes: %s", again)
+	}
+	// The listed Service answers a GET, in both forms, as a GET would:
+	// with its apiVersion and kind.
+	data, served, err := m.GetServedRaw(ctx, kube.Services, "istio-system", "istio-ingressgateway")
+	var got struct{ APIVersion, Kind string }
+	if err != nil || !served || json.Unmarshal(data, &got) != nil || got.APIVersion != "v1" || got.Kind != "Service" {
+		t.Errorf("a raw-listed object's GET: %s, %v, %v (kind %+v)", data, served, err, got)
+	}
+	if u, err := m.Get(ctx, kube.Services, "istio-system", "istio-ingressgateway"); err != nil || u.GetKind() != "Service" || u.GetName() != "istio-ingressgateway" {
+		t.Errorf("a raw-listed object's unstructured GET: %v, %v", u, err)
+	}
+	items, err := m.List(ctx, kube.Services, "istio-system", "istio=ingressgateway")
+	if err != nil || len(items) != 1 || items[0].GetKind() != "Service" {
+		t.Errorf("the raw LIST asked unstructured: %v, %v", items, err)
+	}
+	if n := api.calls.Load(); n != 2 {
+		t.Errorf("answers from memory made requests: %d, want 2", n)
+	}
+
+	// Over an API that is not raw.
+	plain := &countingAPI{objects: api.objects, lists: api.lists}
+	pm := NewMemo(plain)
+	var _ check.RawAPI = pm
+	if data, _, err := pm.GetServedRaw(ctx, kube.Secrets, "default", "alb"); err != nil || json.Unmarshal(data, &got) != nil || got.Kind != "Secret" {
+		t.Errorf("GetServedRaw over a plain API: %s, %v", data, err)
+	}
+	if data, err := pm.ListRaw(ctx, kube.Services, "istio-system", "istio=ingressgateway"); err != nil || len(data) == 0 {
+		t.Errorf("ListRaw over a plain API: %s, %v", data, err)
+	}
+	if u, err := pm.Get(ctx, kube.Secrets, "default", "alb"); err != nil || u == nil || plain.calls.Load() != 2 {
+		t.Errorf("Get after GetServedRaw over a plain API: %v, %v, %d requests", u, err, plain.calls.Load())
+	}
+}
