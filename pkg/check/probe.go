@@ -52,7 +52,7 @@ func Probe(ctx context.Context, target ProbeTarget, m *ProbeMaterial) []Finding 
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", target.Address)
 	if err != nil {
-		return []Finding{newFinding(ProbeConnectFailed, target.Object, "",
+		return []Finding{NewFinding(ProbeConnectFailed, target.Object, "",
 			fmt.Sprintf("cannot connect to %s: %v", where, err),
 			"check that the gateway's address is reachable from here (firewalls, the LoadBalancer's state); --port-forward reaches a gateway pod through the API server instead")}
 	}
@@ -81,7 +81,7 @@ func Probe(ctx context.Context, target ProbeTarget, m *ProbeMaterial) []Finding 
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+m.Host+m.Path, nil)
 	if err != nil {
-		return []Finding{newFinding(ProbeNotRun, target.Object, "", fmt.Sprintf("cannot build the request for host %q and path %q: %v", m.Host, m.Path, err), "check --host and --path")}
+		return []Finding{NewFinding(ProbeNotRun, target.Object, "", fmt.Sprintf("cannot build the request for host %q and path %q: %v", m.Host, m.Path, err), "check --host and --path")}
 	}
 	req.Header.Set("User-Agent", "kubectl-albistio-check")
 	req.Close = true
@@ -98,7 +98,7 @@ func Probe(ctx context.Context, target ProbeTarget, m *ProbeMaterial) []Finding 
 	defer resp.Body.Close()
 
 	state := tc.ConnectionState()
-	fs := []Finding{newFinding(ProbeHandshakeOK, target.Object, "",
+	fs := []Finding{NewFinding(ProbeHandshakeOK, target.Object, "",
 		fmt.Sprintf("mutual TLS with %s completed: %s, SNI %q, the gateway presented %s and accepted the ALB's client certificate %q",
 			where, tls.VersionName(state.Version), m.ServerName, describeLeaf(state.PeerCertificates), leafName(m.ClientChain)), "")}
 	return append(fs, responseFinding(resp, target, m))
@@ -110,7 +110,7 @@ func afterHandshake(err error, target ProbeTarget, where string, m *ProbeMateria
 	if _, ok := remoteAlert(err); ok || isClosed(err) {
 		return handshakeFinding(err, target, where, m)
 	}
-	return newFinding(ProbeHTTPServerError, target.Object, "",
+	return NewFinding(ProbeHTTPServerError, target.Object, "",
 		fmt.Sprintf("the handshake with %s completed but no HTTP response came back for GET %s (Host %s): %v", where, m.Path, m.Host, err),
 		"look at the gateway's logs (kubectl logs -n <istio namespace> -l <gateway selector>)")
 }
@@ -122,30 +122,30 @@ func handshakeFinding(err error, target ProbeTarget, where string, m *ProbeMater
 		if isCertificateAlert(code) {
 			if culprit := withoutClientAuth(m.ClientChain); culprit != nil {
 				ue := &certs.UsageError{Usage: x509.ExtKeyUsageClientAuth, Leaf: leafOf(m.ClientChain), Cert: culprit}
-				return newFinding(ProbeClientNoAuthEKU, target.Object, "",
+				return NewFinding(ProbeClientNoAuthEKU, target.Object, "",
 					fmt.Sprintf("%s answered the handshake with the TLS alert %q: it refused the ALB's client certificate, because %v", where, name, ue),
 					"run kubectl albistio secrets --client-identity=private-ca (auto does the same), then probe again")
 			}
-			return newFinding(ProbeClientRejected, target.Object, "",
+			return NewFinding(ProbeClientRejected, target.Object, "",
 				fmt.Sprintf("%s answered the handshake with the TLS alert %q: it refused the ALB's client certificate %q%s", where, name, leafName(m.ClientChain), alertHint(code)),
 				"re-run kubectl albistio secrets so that the client certificate and the gateway's -cacert match, then run check without --probe for the cause")
 		}
-		return newFinding(ProbeHandshakeFailed, target.Object, "",
+		return NewFinding(ProbeHandshakeFailed, target.Object, "",
 			fmt.Sprintf("%s aborted the handshake with the TLS alert %q: usually the SNI %q matches none of the Gateway's hosts, or the gateway has no certificate for it (its credentialName secret is missing)", where, name, m.ServerName),
 			"check the Gateway's hosts and credentialName (run check without --probe)")
 	}
 	var cve *tls.CertificateVerificationError
 	if errors.As(err, &cve) {
-		return newFinding(ProbeServerUntrusted, target.Object, "",
+		return NewFinding(ProbeServerUntrusted, target.Object, "",
 			fmt.Sprintf("%s presented %s, which does not verify against the ALB's ca.crt for %q: %v", where, describeLeaf(cve.UnverifiedCertificates), m.ServerName, cve.Err),
 			"re-run kubectl albistio secrets (it writes the gateway's root into ca.crt); if the certificate is not the gateway's, the address is not the gateway")
 	}
 	if isClosed(err) {
-		return newFinding(ProbeHandshakeFailed, target.Object, "",
+		return NewFinding(ProbeHandshakeFailed, target.Object, "",
 			fmt.Sprintf("%s closed the connection during the handshake without a TLS alert; Envoy does that when no filter chain matches the SNI %q (the Gateway's hosts) or when the listener has no certificate (credentialName or -cacert secret missing): %v", where, m.ServerName, err),
 			"run check without --probe: it names which of these it is")
 	}
-	return newFinding(ProbeHandshakeFailed, target.Object, "",
+	return NewFinding(ProbeHandshakeFailed, target.Object, "",
 		fmt.Sprintf("the handshake with %s failed: %v", where, err),
 		"run check without --probe for the static cause; raise --probe-timeout if the gateway is slow")
 }
@@ -158,20 +158,20 @@ func responseFinding(resp *http.Response, target ProbeTarget, m *ProbeMaterial) 
 	fromService := resp.Header.Get("x-envoy-upstream-service-time") != ""
 	switch {
 	case fromService:
-		return newFinding(ProbeHTTPOK, target.Object, "",
+		return NewFinding(ProbeHTTPOK, target.Object, "",
 			fmt.Sprintf("%s reached the service through the gateway, which answered %s", req, resp.Status), "")
 	case resp.StatusCode < 400:
-		return newFinding(ProbeHTTPOK, target.Object, "", fmt.Sprintf("%s was answered %s", req, resp.Status), "")
+		return NewFinding(ProbeHTTPOK, target.Object, "", fmt.Sprintf("%s was answered %s", req, resp.Status), "")
 	case resp.StatusCode < 500:
 		hint := ""
 		if resp.StatusCode == http.StatusNotFound {
 			hint = ": the gateway has no route for this host and path"
 		}
-		return newFinding(ProbeHTTPClientError, target.Object, "",
+		return NewFinding(ProbeHTTPClientError, target.Object, "",
 			fmt.Sprintf("%s was answered %s by the gateway%s", req, resp.Status, hint),
 			"check the VirtualService's hosts, gateways and paths (run check without --probe)")
 	}
-	return newFinding(ProbeHTTPServerError, target.Object, "",
+	return NewFinding(ProbeHTTPServerError, target.Object, "",
 		fmt.Sprintf("%s was answered %s by the gateway, not by the service: it found no healthy upstream, or could not reach it over the mesh's mutual TLS", req, resp.Status),
 		"check that the service runs with a sidecar and its pods are ready (kubectl get pods -n <app namespace>)")
 }

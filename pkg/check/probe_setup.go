@@ -18,15 +18,15 @@ import (
 // saying why (the static findings say more).
 func NewProbeMaterial(in *Input) (*ProbeMaterial, *Finding) {
 	s, p := in.Snapshot, in.Params
-	obj := objectRef("Secret", p.IstioNamespace, p.ClientSecret)
+	obj := ObjectRef("Secret", p.IstioNamespace, p.ClientSecret)
 	notRun := func(msg string) (*ProbeMaterial, *Finding) {
-		f := newFinding(ProbeNotRun, obj, "", msg, "fix the client secret first (see the other findings), usually by running kubectl albistio secrets")
+		f := NewFinding(ProbeNotRun, obj, "", msg, "fix the client secret first (see the other findings), usually by running kubectl albistio secrets")
 		return nil, &f
 	}
 	if s.ClientSecret == nil {
 		return notRun("the probe needs the ALB's client secret, which does not exist")
 	}
-	certKey, keyKey, _ := in.clientKeys()
+	certKey, keyKey, _ := in.ClientKeys()
 	cert, err := tls.X509KeyPair(s.ClientSecret.Data[certKey], s.ClientSecret.Data[keyKey])
 	if err != nil {
 		return notRun(fmt.Sprintf("the client secret's %s and %s do not make a key pair: %v", certKey, keyKey, err))
@@ -35,27 +35,27 @@ func NewProbeMaterial(in *Input) (*ProbeMaterial, *Finding) {
 	if err != nil {
 		return notRun(err.Error())
 	}
-	roots := in.albTrust()
+	roots := in.ALBTrust()
 	if len(roots) == 0 {
 		return notRun("the client secret holds no CA certificates to verify the gateway with")
 	}
-	if len(p.Paths) == 0 || p.Host == "" || in.gatewaySNI() == "" {
+	if len(p.Paths) == 0 || p.Host == "" || in.GatewaySNI() == "" {
 		return notRun("the probe needs --host, --gateway-domain and a --path")
 	}
 	return &ProbeMaterial{
 		ClientCert: cert, ClientChain: chainCerts, Roots: roots,
-		ServerName: in.gatewaySNI(), Host: p.Host, Path: p.Paths[0],
+		ServerName: in.GatewaySNI(), Host: p.Host, Path: p.Paths[0],
 	}, nil
 }
 
 // NotRun is the finding for a probe that could not start.
 func NotRun(object string, err error) Finding {
-	return newFinding(ProbeNotRun, object, "", err.Error(), "pass --probe-address host:port, or --port-forward to reach a gateway pod through the API server")
+	return NewFinding(ProbeNotRun, object, "", err.Error(), "pass --probe-address host:port, or --port-forward to reach a gateway pod through the API server")
 }
 
 // gatewayServiceRef names the gateway Service in findings.
 func gatewayServiceRef(in *Input) string {
-	return objectRef("Service", in.Params.IstioNamespace, in.Params.GatewayService)
+	return ObjectRef("Service", in.Params.IstioNamespace, in.Params.GatewayService)
 }
 
 // AddressTarget is a probe target the user named with --probe-address.
@@ -134,5 +134,5 @@ func readyPods(pods []corev1.Pod) []corev1.Pod {
 
 // PortForwardObject names a gateway pod in probe findings.
 func PortForwardObject(in *Input, pod string) string {
-	return objectRef("Pod", in.Params.IstioNamespace, pod)
+	return ObjectRef("Pod", in.Params.IstioNamespace, pod)
 }
