@@ -22,6 +22,7 @@ import (
 	"github.com/albistio/kubectl-albistio/pkg/check"
 	"github.com/albistio/kubectl-albistio/pkg/fleet"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/probe"
 )
 
 // CheckOptions are the options of `kubectl albistio check`.
@@ -500,33 +501,33 @@ func (o *CheckOptions) probe(ctx context.Context, in *check.Input) []check.Findi
 // --port-forward asks) through portForward: with --contexts each context
 // forwards through its own API server.
 func (o *CheckOptions) probeWith(ctx context.Context, in *check.Input, portForward portForwarder) []check.Finding {
-	m, notRun := check.NewProbeMaterial(in)
+	m, notRun := probe.NewMaterial(in)
 	if notRun != nil {
 		return []check.Finding{*notRun}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.ProbeTimeout)
 	defer cancel()
 	p := in.Params
-	var target check.ProbeTarget
+	var target probe.Target
 	switch {
 	case o.ProbeAddress != "":
-		target = check.AddressTarget(in, o.ProbeAddress)
+		target = probe.AddressTarget(in, o.ProbeAddress)
 	case o.PortForward:
-		pod, port, err := check.PortForwardTarget(in)
+		pod, port, err := probe.PortForwardTarget(in)
 		if err != nil {
-			return []check.Finding{check.NotRun(fmt.Sprintf("Service %s/%s", p.IstioNamespace, p.GatewayService), err)}
+			return []check.Finding{probe.NotRun(fmt.Sprintf("Service %s/%s", p.IstioNamespace, p.GatewayService), err)}
 		}
 		addr, stop, err := portForward(ctx, p.IstioNamespace, pod, port)
 		if err != nil {
-			return []check.Finding{check.NotRun(check.PortForwardObject(in, pod), err)}
+			return []check.Finding{probe.NotRun(probe.PortForwardObject(in, pod), err)}
 		}
 		defer stop()
-		target = check.ProbeTarget{Address: addr, Object: check.PortForwardObject(in, pod), Via: fmt.Sprintf("port-forward to pod %s port %d", pod, port)}
+		target = probe.Target{Address: addr, Object: probe.PortForwardObject(in, pod), Via: fmt.Sprintf("port-forward to pod %s port %d", pod, port)}
 	default:
 		var err error
-		if target, err = check.LoadBalancerTarget(in); err != nil {
-			return []check.Finding{check.NotRun(fmt.Sprintf("Service %s/%s", p.IstioNamespace, p.GatewayService), err)}
+		if target, err = probe.LoadBalancerTarget(in); err != nil {
+			return []check.Finding{probe.NotRun(fmt.Sprintf("Service %s/%s", p.IstioNamespace, p.GatewayService), err)}
 		}
 	}
-	return check.Probe(ctx, target, m)
+	return probe.Handshake(ctx, target, m)
 }
