@@ -13,24 +13,24 @@ import (
 
 func TestLoadBalancerTarget(t *testing.T) {
 	in := newInput(chain.FlavorNginx, alb{})
-	if lb, err := LoadBalancerTarget(in); err != nil || lb != (Target{Address: gatewayIP + ":443", Object: gatewaySvc, Via: "the gateway Service's LoadBalancer address"}) {
-		t.Fatalf("LoadBalancerTarget = %+v, %v; want %s:443", lb, err, gatewayIP)
+	if lb, err := loadBalancerTarget(in); err != nil || lb != (Target{Address: gatewayIP + ":443", Object: gatewaySvc, Via: "the gateway Service's LoadBalancer address"}) {
+		t.Fatalf("loadBalancerTarget = %+v, %v; want %s:443", lb, err, gatewayIP)
 	}
 	in.Snapshot.GatewayService.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{}, {Hostname: "gw.example.com"}}
-	if lb, err := LoadBalancerTarget(in); err != nil || lb.Address != "gw.example.com:443" {
-		t.Fatalf("LoadBalancerTarget = %+v, %v; want the first address given, a hostname", lb, err)
+	if lb, err := loadBalancerTarget(in); err != nil || lb.Address != "gw.example.com:443" {
+		t.Fatalf("loadBalancerTarget = %+v, %v; want the first address given, a hostname", lb, err)
 	}
 	in.Snapshot.GatewayService.Status.LoadBalancer.Ingress = nil
-	if _, err := LoadBalancerTarget(in); err == nil || !strings.Contains(err.Error(), "(type LoadBalancer) has no LoadBalancer address yet") {
+	if _, err := loadBalancerTarget(in); err == nil || !strings.Contains(err.Error(), "(type LoadBalancer) has no LoadBalancer address yet") {
 		t.Fatalf("a Service without a LoadBalancer address must not give a target: %v", err)
 	}
 	in.Snapshot.GatewayService = nil
-	if _, err := LoadBalancerTarget(in); err == nil || !strings.Contains(err.Error(), "does not exist") {
+	if _, err := loadBalancerTarget(in); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("no Service, no target: %v", err)
 	}
 }
 
-// TestPortForwardTarget: a port-forward goes to the first ready gateway pod
+// TestportForwardTarget: a port-forward goes to the first ready gateway pod
 // by name, on the container port the Service's HTTPS port targets.
 func TestPortForwardTarget(t *testing.T) {
 	for _, c := range []struct {
@@ -63,7 +63,7 @@ func TestPortForwardTarget(t *testing.T) {
 			if c.edit != nil {
 				c.edit(in)
 			}
-			pod, port, err := PortForwardTarget(in)
+			pod, port, err := portForwardTarget(in)
 			if c.mentions != "" {
 				if err == nil || !strings.Contains(err.Error(), c.mentions) {
 					t.Fatalf("got %s:%d, %v; want an error mentioning %q", pod, port, err, c.mentions)
@@ -71,7 +71,7 @@ func TestPortForwardTarget(t *testing.T) {
 				return
 			}
 			if err != nil || pod != c.pod || port != c.port {
-				t.Fatalf("PortForwardTarget = %s, %d, %v; want %s on %d", pod, port, err, c.pod, c.port)
+				t.Fatalf("portForwardTarget = %s, %d, %v; want %s on %d", pod, port, err, c.pod, c.port)
 			}
 		})
 	}
