@@ -174,8 +174,8 @@ func TestNewMaterial(t *testing.T) {
 		t.Errorf("material: SNI %q, Host %q, path %q, %d roots, %d client certificates", m.ServerName, m.Host, m.Path, len(m.Roots), len(m.ClientChain))
 	}
 	in.Snapshot.CertManager = true
-	if m, _ := NewMaterial(in); m == nil || m.ServerName != "istio-ingressgateway.istio-system.svc" {
-		t.Errorf("in cert-manager mode the probe must send the hop's server name as SNI: %+v", m)
+	if m, nf := NewMaterial(in); nf != nil || m.ServerName != "istio-ingressgateway.istio-system.svc" {
+		t.Errorf("in cert-manager mode the probe must send the hop's server name as SNI, not %q", sniOf(m))
 	}
 
 	for _, c := range []struct {
@@ -195,10 +195,18 @@ func TestNewMaterial(t *testing.T) {
 			c.edit(in)
 			m, nf := NewMaterial(in)
 			if m != nil || nf == nil || nf.Code != check.ProbeNotRun || nf.Object != "Secret istio-system/alb-certs" || !strings.Contains(nf.Message, c.mention) {
-				t.Fatalf("got %+v, %+v; want only %s on the client secret mentioning %q", m, nf, check.ProbeNotRun, c.mention)
+				t.Fatalf("got material for SNI %q, finding %+v; want only %s on the client secret mentioning %q", sniOf(m), nf, check.ProbeNotRun, c.mention)
 			}
 		})
 	}
+}
+
+// sniOf is m's server name for messages (m holds the client's key).
+func sniOf(m *Material) string {
+	if m == nil {
+		return "no material"
+	}
+	return m.ServerName
 }
 
 // TestEveryProbeCodeIsTested: the probe's tests expect every 08xx code of
