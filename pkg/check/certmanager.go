@@ -66,7 +66,7 @@ type CertManagerCondition struct {
 }
 
 // ref names the object as findings do.
-func (o *CertManagerObject) ref() string { return objectRef(o.Kind, o.Namespace, o.Name) }
+func (o *CertManagerObject) ref() string { return ObjectRef(o.Kind, o.Namespace, o.Name) }
 
 // ready reads the Ready condition: whether it is True for the object's
 // current generation, and otherwise what cert-manager says instead.

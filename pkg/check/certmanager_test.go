@@ -71,20 +71,16 @@ func TestReadSetsCertManagerMode(t *testing.T) {
 	if in.Snapshot.HopServerSecret == nil || in.Snapshot.CASecret == nil || in.Snapshot.CACert != nil {
 		t.Errorf("secrets: server %v, CA %v, -cacert %v", in.Snapshot.HopServerSecret != nil, in.Snapshot.CASecret != nil, in.Snapshot.CACert != nil)
 	}
-	m, notRun := NewProbeMaterial(in)
-	if notRun != nil {
-		t.Fatalf("probe not run: %+v", notRun)
-	}
-	if m.ServerName != hopServerName {
-		t.Errorf("the probe sends SNI %q, want the hop's server name %q", m.ServerName, hopServerName)
+	if sni := in.GatewaySNI(); sni != hopServerName {
+		t.Errorf("the probe would send SNI %q, want the hop's server name %q", sni, hopServerName)
 	}
 
 	plain := inputOf(t, newWorld(t, worldOptions{}))
 	if plain.Snapshot.CertManager || plain.Params.Identity != chain.IdentityAuto || plain.Snapshot.ClientCertificate != nil {
 		t.Errorf("private-ca world read as cert-manager's")
 	}
-	if m, _ := NewProbeMaterial(plain); m == nil || m.ServerName != gwDomain {
-		t.Errorf("private-ca probe material %+v", m)
+	if sni := plain.GatewaySNI(); sni != gwDomain {
+		t.Errorf("the private-ca probe would send SNI %q, want %q", sni, gwDomain)
 	}
 }
 

@@ -54,7 +54,7 @@ func conflictFixes(in *Input, fs []Finding) []Finding {
 func writtenObjects(in *Input) map[string][]metav1.ManagedFieldsEntry {
 	s := in.Snapshot
 	read := map[string][]metav1.ManagedFieldsEntry{}
-	put := func(kind string, m metav1.ObjectMeta) { read[objectRef(kind, m.Namespace, m.Name)] = m.ManagedFields }
+	put := func(kind string, m metav1.ObjectMeta) { read[ObjectRef(kind, m.Namespace, m.Name)] = m.ManagedFields }
 	if s.Ingress != nil {
 		put("Ingress", s.Ingress.ObjectMeta)
 	}
@@ -74,7 +74,7 @@ func writtenObjects(in *Input) map[string][]metav1.ManagedFieldsEntry {
 		}
 	}
 	if st := s.ServersTransport; st != nil {
-		read[objectRef("ServersTransport", st.Namespace, st.Name)] = st.ManagedFields
+		read[ObjectRef("ServersTransport", st.Namespace, st.Name)] = st.ManagedFields
 	}
 	for _, o := range []*CertManagerObject{s.SelfSignedIssuer, s.CAIssuer, s.CACertificate, s.ClientCertificate, s.ServerCertificate} {
 		if o != nil {
@@ -83,7 +83,7 @@ func writtenObjects(in *Input) map[string][]metav1.ManagedFieldsEntry {
 	}
 	out := map[string][]metav1.ManagedFieldsEntry{}
 	for _, e := range in.Params.Manifest() {
-		if ref := objectRef(e.Kind, e.Namespace, e.Name); e.IssuedBy == "" && read[ref] != nil {
+		if ref := ObjectRef(e.Kind, e.Namespace, e.Name); e.IssuedBy == "" && read[ref] != nil {
 			out[ref] = read[ref]
 		}
 	}

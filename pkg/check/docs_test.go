@@ -51,7 +51,7 @@ func TestChecksReference(t *testing.T) {
 func TestFindingsLinkToTheirEntry(t *testing.T) {
 	md := string(referenceMarkdown())
 	for _, c := range Catalog() {
-		f := newFinding(c.Code, "Secret a/b", "", "m", "f")
+		f := NewFinding(c.Code, "Secret a/b", "", "m", "f")
 		anchor, ok := strings.CutPrefix(f.Docs, DocsURL+"#")
 		if !ok || anchor != strings.ToLower(string(c.Code)) {
 			t.Errorf("%s links to %q, want %s#%s", c.Code, f.Docs, DocsURL, strings.ToLower(string(c.Code)))

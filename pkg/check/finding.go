@@ -62,9 +62,12 @@ type Finding struct {
 	Docs string `json:"docs,omitempty"`
 }
 
-// newFinding builds a finding whose level is the code's level in the catalog,
-// so a code always reports at the same level.
-func newFinding(code Code, object, field, message, fix string) Finding {
+// NewFinding builds a finding whose level is the code's level in the
+// catalog, so a code always reports at the same level, and whose Docs link
+// is the code's entry in the reference. The rules and the live probe
+// (package probe) build every finding with it; code must be a declared
+// constant of codes.go.
+func NewFinding(code Code, object, field, message, fix string) Finding {
 	info, ok := Describe(code)
 	if !ok {
 		// Rules only use declared constants; the meta-test enforces it.
@@ -73,8 +76,9 @@ func newFinding(code Code, object, field, message, fix string) Finding {
 	return Finding{Code: code, Level: info.Level, Object: object, Field: field, Message: message, Fix: fix, Docs: DocsLink(code)}
 }
 
-// objectRef names an object as "Kind namespace/name".
-func objectRef(kind, namespace, name string) string {
+// ObjectRef names an object as findings do: "Kind namespace/name", or
+// "Kind name" for a cluster object (namespace "").
+func ObjectRef(kind, namespace, name string) string {
 	if namespace == "" {
 		return kind + " " + name
 	}

@@ -346,7 +346,7 @@ type crossRef struct {
 func crossRefs(gw *GWGateway, route *GWHTTPRoute) []crossRef {
 	var out []crossRef
 	if gw != nil {
-		obj := objectRef("Gateway", gw.Namespace, gw.Name)
+		obj := ObjectRef("Gateway", gw.Namespace, gw.Name)
 		for i, l := range gw.Spec.Listeners {
 			if l.TLS == nil {
 				continue
@@ -372,7 +372,7 @@ func crossRefs(gw *GWGateway, route *GWHTTPRoute) []crossRef {
 		}
 	}
 	if route != nil {
-		obj := objectRef("HTTPRoute", route.Namespace, route.Name)
+		obj := ObjectRef("HTTPRoute", route.Namespace, route.Name)
 		for i, rule := range route.Spec.Rules {
 			for j, ref := range rule.BackendRefs {
 				if ns := ref.namespaceOr(route.Namespace); ns != route.Namespace {

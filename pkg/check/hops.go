@@ -183,7 +183,7 @@ func objectHops(in *Input) map[string]HopName {
 	p, s := in.Params, in.Snapshot
 	m := map[string]HopName{}
 	add := func(hop HopName, kind, ns, name string) {
-		if ref := objectRef(kind, ns, name); name != "" && m[ref] == "" {
+		if ref := ObjectRef(kind, ns, name); name != "" && m[ref] == "" {
 			m[ref] = hop
 		}
 	}
@@ -378,7 +378,7 @@ func hopFacts(in *Input) map[HopName][]HopFact {
 	if c, ok := roles["gateway-server"]; ok {
 		add(HopGateway, "serverCertificate", certFact(c))
 	} else {
-		add(HopGateway, "serverCertificate", objectRef("Secret", p.IstioNamespace, in.credentialName())+" not found or unusable")
+		add(HopGateway, "serverCertificate", ObjectRef("Secret", p.IstioNamespace, in.credentialName())+" not found or unusable")
 	}
 	ready := 0
 	for _, pod := range s.GatewayPods {
@@ -472,7 +472,7 @@ func certLife(c CertificateStatus) string {
 
 // clientChain is the ALB's client certificate chain, nil when unreadable.
 func (in *Input) clientChain() []*x509.Certificate {
-	certKey, _, _ := in.clientKeys()
+	certKey, _, _ := in.ClientKeys()
 	cs, _ := parseCerts(in.Snapshot.ClientSecret, certKey, "")
 	return cs
 }
@@ -483,7 +483,7 @@ func (in *Input) clientCertFact(roles map[string]CertificateStatus) string {
 	chainCerts := in.clientChain()
 	if !ok || len(chainCerts) == 0 {
 		if in.Snapshot.ClientSecret == nil {
-			return objectRef("Secret", p.IstioNamespace, p.ClientSecret) + " not found"
+			return ObjectRef("Secret", p.IstioNamespace, p.ClientSecret) + " not found"
 		}
 		return secretRef(in.Snapshot.ClientSecret) + " (no usable certificate)"
 	}
@@ -509,7 +509,7 @@ func (in *Input) clientAuthFact() string {
 // sniFact is the name the ALB sends as SNI, and the one it should send
 // when they differ.
 func (in *Input) sniFact() string {
-	want := in.gatewaySNI()
+	want := in.GatewaySNI()
 	s := in.Snapshot
 	if u, ok := in.upstreamTLS(); ok && u.SNI.Known && !u.SNI.On {
 		return fmt.Sprintf("%s (the gateway expects %s)", u.SNI.Said, want)
@@ -564,7 +564,7 @@ func (in *Input) clientCAFact() string {
 		return "no CA found in what the Gateway's frontend validation names"
 	}
 	if from == "" {
-		return "no CA found: neither " + objectRef("Secret", in.Params.IstioNamespace, in.clientCAName()) + " nor the credential holds one"
+		return "no CA found: neither " + ObjectRef("Secret", in.Params.IstioNamespace, in.clientCAName()) + " nor the credential holds one"
 	}
 	return "the CA in " + from
 }

@@ -31,9 +31,11 @@ type Input struct {
 // order (istio pilot/pkg/credentials/kube/secrets.go).
 func caKeys() []string { return []string{"cacert", "ca.crt"} }
 
-// clientKeys are the data keys of the client secret for the flavor; an
-// undetected flavor reads the nginx and Traefik keys, which IKS ALBs use.
-func (in *Input) clientKeys() (cert, key, trust string) {
+// ClientKeys are the data keys of the client secret for the chain's flavor:
+// the ALB's client certificate chain, its key, and the CA certificates the
+// ALB verifies the gateway with. An undetected flavor reads the nginx and
+// Traefik keys, which IKS ALBs use.
+func (in *Input) ClientKeys() (cert, key, trust string) {
 	k := flavor.SecretKeysFor(in.Params.Flavor)
 	return k.Cert, k.Key, k.Trust
 }
@@ -54,10 +56,10 @@ func (in *Input) gatewayPair() *certs.KeyPair {
 // certManager says the hop is judged as cert-manager's (Snapshot.CertManager).
 func (in *Input) certManager() bool { return in.Snapshot.CertManager }
 
-// gatewaySNI is the name the ALB sends as SNI and verifies the gateway's
+// GatewaySNI is the name the ALB sends as SNI and verifies the gateway's
 // certificate for: the gateway domain, or in cert-manager mode the hop's
 // own server name.
-func (in *Input) gatewaySNI() string {
+func (in *Input) GatewaySNI() string {
 	if in.certManager() {
 		return in.Params.HopServerName()
 	}
@@ -86,14 +88,16 @@ func (in *Input) clientCAName() string { return clientCAName(in.Params, in.certM
 
 // clientPair is the certificate and key the ALB presents to the gateway.
 func (in *Input) clientPair() *certs.KeyPair {
-	c, k, _ := in.clientKeys()
+	c, k, _ := in.ClientKeys()
 	kp, _ := parsePair(in.Snapshot.ClientSecret, c, k, "")
 	return kp
 }
 
-// albTrust are the CA certificates the ALB verifies the gateway with.
-func (in *Input) albTrust() []*x509.Certificate {
-	_, _, t := in.clientKeys()
+// ALBTrust are the CA certificates the ALB verifies the gateway with: those
+// under the client secret's trust key (ClientKeys), nil when missing or
+// unparsable (the secret rules say why).
+func (in *Input) ALBTrust() []*x509.Certificate {
+	_, _, t := in.ClientKeys()
 	cs, _ := parseCerts(in.Snapshot.ClientSecret, t, "")
 	return cs
 }
@@ -148,7 +152,7 @@ func (in *Input) separateIngressTLS() bool {
 }
 
 // secretRef names a secret as findings do.
-func secretRef(s *corev1.Secret) string { return objectRef("Secret", s.Namespace, s.Name) }
+func secretRef(s *corev1.Secret) string { return ObjectRef("Secret", s.Namespace, s.Name) }
 
 // dataField names a data key as findings do.
 func dataField(key string) string { return "data[" + key + "]" }
@@ -164,11 +168,11 @@ func parsePair(s *corev1.Secret, certKey, keyKey, fix string) (*certs.KeyPair, [
 	chainCerts, fs := parseCerts(s, certKey, fix)
 	var keyErr error
 	if len(s.Data[keyKey]) == 0 {
-		fs = append(fs, newFinding(SecretKeyMissing, secretRef(s), dataField(keyKey),
+		fs = append(fs, NewFinding(SecretKeyMissing, secretRef(s), dataField(keyKey),
 			fmt.Sprintf("the secret has no %s: its reader needs the private key there", keyKey), fix))
 		keyErr = fmt.Errorf("missing")
 	} else if _, err := certs.ParsePrivateKey(s.Data[keyKey]); err != nil {
-		fs = append(fs, newFinding(SecretUnparsable, secretRef(s), dataField(keyKey), err.Error(), fix))
+		fs = append(fs, NewFinding(SecretUnparsable, secretRef(s), dataField(keyKey), err.Error(), fix))
 		keyErr = err
 	}
 	if len(fs) > 0 || keyErr != nil || chainCerts == nil {
@@ -176,7 +180,7 @@ func parsePair(s *corev1.Secret, certKey, keyKey, fix string) (*certs.KeyPair, [
 	}
 	kp, err := certs.ParseKeyPair(s.Data[certKey], s.Data[keyKey])
 	if err != nil {
-		return nil, []Finding{newFinding(KeyMismatch, secretRef(s), dataField(keyKey), err.Error(), fix)}
+		return nil, []Finding{NewFinding(KeyMismatch, secretRef(s), dataField(keyKey), err.Error(), fix)}
 	}
 	return kp, nil
 }
@@ -189,12 +193,12 @@ func parseCerts(s *corev1.Secret, key, fix string) ([]*x509.Certificate, []Findi
 	}
 	data := s.Data[key]
 	if len(data) == 0 {
-		return nil, []Finding{newFinding(SecretKeyMissing, secretRef(s), dataField(key),
+		return nil, []Finding{NewFinding(SecretKeyMissing, secretRef(s), dataField(key),
 			fmt.Sprintf("the secret has no %s: its reader needs the certificate there (it has %s)", key, dataKeys(s)), fix)}
 	}
 	cs, err := certs.ParseCertificates(data)
 	if err != nil {
-		return nil, []Finding{newFinding(SecretUnparsable, secretRef(s), dataField(key), err.Error(), fix)}
+		return nil, []Finding{NewFinding(SecretUnparsable, secretRef(s), dataField(key), err.Error(), fix)}
 	}
 	return cs, nil
 }

@@ -140,22 +140,22 @@ func checkNginxVersion(in *Input) []Finding {
 		return nil
 	}
 	ing := s.Ingress
-	ingRef := objectRef("Ingress", ing.Namespace, ing.Name)
+	ingRef := ObjectRef("Ingress", ing.Namespace, ing.Name)
 	field := annotationField(render.NginxProxySSLSecret)
 	value := quote(ing.Annotations[render.NginxProxySSLSecret])
 	fix := fmt.Sprintf("set proxy-ssl-secret to %q alone: run kubectl albistio ingress -n %s", expectedValue(in, render.NginxProxySSLSecret), in.Params.AppNamespace)
 	skipped := func(judged string) Finding {
-		return newFinding(NginxIngressSkipped, ingRef, field,
+		return NewFinding(NginxIngressSkipped, ingRef, field,
 			fmt.Sprintf("judged against %s: ingress-nginx validates annotations (its default since v1.12.0) and refuses proxy-ssl-secret %s (only letters, digits and -._~/: pass), so it skips the whole Ingress: none of its hosts and paths is served, not only the chain's", judged, value), fix)
 	}
 	var fs []Finding
 	unknown := func(object, why string) {
-		fs = append(fs, newFinding(NginxVersionUnknown, object, "",
+		fs = append(fs, NewFinding(NginxVersionUnknown, object, "",
 			fmt.Sprintf("proxy-ssl-secret %s is read differently by ingress-nginx releases, and the ALB's release is unknown: %s; judged as v1.12.0 and later read it", value, why),
 			"confirm the ALB's version with ibmcloud ks ingress alb ls --cluster <cluster>, or check as a user who may get the ConfigMap and the ALB Deployments in kube-system"))
 	}
 	na := s.NginxALBs
-	cmRef := objectRef("ConfigMap", iksNamespace, iksDeployConfig)
+	cmRef := ObjectRef("ConfigMap", iksNamespace, iksDeployConfig)
 	switch {
 	case na.ConfigForbidden:
 		unknown(cmRef, "reading it is forbidden")
@@ -169,7 +169,7 @@ func checkNginxVersion(in *Input) []Finding {
 	}
 	var validating []string
 	for _, alb := range na.ALBs {
-		depRef := objectRef("Deployment", iksNamespace, alb.ID)
+		depRef := ObjectRef("Deployment", iksNamespace, alb.ID)
 		switch {
 		case alb.Forbidden:
 			unknown(depRef, "reading the ALB's Deployment is forbidden")
@@ -183,7 +183,7 @@ func checkNginxVersion(in *Input) []Finding {
 		case flavor.ValidatesAnnotations(*alb.Version):
 			validating = append(validating, fmt.Sprintf("ingress-nginx %s on the ALB %s", alb.Version, alb.ID))
 		default:
-			fs = append(fs, newFinding(NginxLocationDeniedVersion, depRef, "",
+			fs = append(fs, NewFinding(NginxLocationDeniedVersion, depRef, "",
 				fmt.Sprintf("judged against ingress-nginx %s on the ALB %s: before v1.12.0 it does not validate annotations by default, so proxy-ssl-secret %s denies the chain's location (503); from v1.12.0 the same value skips the whole Ingress", alb.Version, alb.ID, value),
 				"fix the value before the ALB is updated: "+fix))
 		}

@@ -12,10 +12,10 @@ import (
 // sampleFindings covers every level, with and without a field.
 func sampleFindings() []Finding {
 	fs := []Finding{
-		newFinding(SidecarInjectionOff, "Namespace httptools", "metadata.labels", "the namespace injects no sidecars", "kubectl label namespace httptools istio-injection=enabled"),
-		newFinding(NginxSNIOff, "Ingress istio-system/alb-ingress", annotationField("nginx.ingress.kubernetes.io/proxy-ssl-server-name"), `proxy-ssl-server-name is "off"`, `set it to "on"`),
-		newFinding(PrivateCASecretAbsent, "Secret istio-system/albistio-client-ca", "", "the private CA is gone", "nothing to do now"),
-		newFinding(ClientCertNoClientAuth, "Secret istio-system/alb-certs", "data[tls.crt]", "the chain lacks clientAuth", "run kubectl albistio secrets --client-identity=private-ca"),
+		NewFinding(SidecarInjectionOff, "Namespace httptools", "metadata.labels", "the namespace injects no sidecars", "kubectl label namespace httptools istio-injection=enabled"),
+		NewFinding(NginxSNIOff, "Ingress istio-system/alb-ingress", annotationField("nginx.ingress.kubernetes.io/proxy-ssl-server-name"), `proxy-ssl-server-name is "off"`, `set it to "on"`),
+		NewFinding(PrivateCASecretAbsent, "Secret istio-system/albistio-client-ca", "", "the private CA is gone", "nothing to do now"),
+		NewFinding(ClientCertNoClientAuth, "Secret istio-system/alb-certs", "data[tls.crt]", "the chain lacks clientAuth", "run kubectl albistio secrets --client-identity=private-ca"),
 	}
 	Sort(fs)
 	return fs

@@ -67,7 +67,7 @@ var roleTitles = map[string]string{
 // listed: the findings say why.
 func Certificates(in *Input) []CertificateStatus {
 	s := in.Snapshot
-	certKey, _, _ := in.clientKeys()
+	certKey, _, _ := in.ClientKeys()
 	type entry struct {
 		role string
 		sec  *corev1.Secret

@@ -26,7 +26,7 @@ func checkAnnotationValues(in *Input) []Finding {
 			if !ok || !pastedKV(v) {
 				continue
 			}
-			fs = append(fs, newFinding(AnnotationPastedKV, objectRef(kind, namespace, name), annotationField(k),
+			fs = append(fs, NewFinding(AnnotationPastedKV, ObjectRef(kind, namespace, name), annotationField(k),
 				fmt.Sprintf("the value %s contains a pasted key and separator: the controller reads the whole string as the value, finds it invalid and falls back to its default", quote(v)),
 				fmt.Sprintf("set the value alone, e.g. %s: %q", k, expectedValue(in, k))))
 		}
@@ -65,7 +65,7 @@ func expectedValue(in *Input, key string) string {
 		}
 		return "2"
 	case render.NginxProxySSLName:
-		return in.gatewaySNI()
+		return in.GatewaySNI()
 	case render.TraefikRouterTLS:
 		return "true"
 	case render.TraefikRouterEntryPoints:

@@ -7,10 +7,10 @@ import "fmt"
 // mutual TLS only when they have a sidecar.
 func checkAppNamespace(in *Input) []Finding {
 	s, p := in.Snapshot, in.Params
-	obj := objectRef("Namespace", "", p.AppNamespace)
+	obj := ObjectRef("Namespace", "", p.AppNamespace)
 	ns := s.AppNamespace
 	if ns == nil {
-		return []Finding{newFinding(AppNamespaceMissing, obj, "",
+		return []Finding{NewFinding(AppNamespaceMissing, obj, "",
 			"the app's namespace does not exist, so neither do the Gateway, the VirtualService and the service the chain routes to",
 			"pass -n with the namespace of the mesh service")}
 	}
@@ -22,7 +22,7 @@ func checkAppNamespace(in *Input) []Finding {
 	if injection == "disabled" {
 		why = "it is labelled istio-injection=disabled"
 	}
-	return []Finding{newFinding(SidecarInjectionOff, obj, "metadata.labels",
+	return []Finding{NewFinding(SidecarInjectionOff, obj, "metadata.labels",
 		fmt.Sprintf("%s, so the service's pods get no sidecar; with STRICT mutual TLS in the mesh the route works only for pods with one", why),
 		fmt.Sprintf("kubectl label namespace %s istio-injection=enabled --overwrite (or istio.io/rev=<revision> for a revisioned control plane), then restart the service's pods", p.AppNamespace))}
 }

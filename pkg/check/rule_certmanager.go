@@ -28,7 +28,7 @@ func checkCertManager(in *Input) []Finding {
 	var fs []Finding
 	rerun := fmt.Sprintf("re-run kubectl albistio setup -n %s: it writes the hop's Issuers and Certificates, and cert-manager issues the secrets", p.AppNamespace)
 	if !s.CertManagerServed {
-		fs = append(fs, newFinding(CertManagerNotServed, objectRef("APIGroup", "", certManagerGroup), "",
+		fs = append(fs, NewFinding(CertManagerNotServed, ObjectRef("APIGroup", "", certManagerGroup), "",
 			fmt.Sprintf("the hop is cert-manager's (%s), but the cluster does not serve %s/v1: nothing issues or renews the ALB's client certificate, the gateway's certificate for %s or their CA", in.certManagerWhy(), certManagerGroup, p.HopServerName()),
 			"install cert-manager (https://cert-manager.io/docs/installation/) and re-run kubectl albistio setup; or move the hop to --client-identity=private-ca: kubectl albistio cleanup for every chain on it, then setup"))
 	} else {
@@ -41,12 +41,12 @@ func checkCertManager(in *Input) []Finding {
 				fmt.Sprintf("; its Secret %s must hold the hop's CA and key (Certificate %s issues it)", p.CASecret, p.CASecret)},
 		} {
 			if iss.obj == nil {
-				fs = append(fs, newFinding(CertManagerObjectMissing, objectRef("Issuer", p.IstioNamespace, iss.name), "",
+				fs = append(fs, NewFinding(CertManagerObjectMissing, ObjectRef("Issuer", p.IstioNamespace, iss.name), "",
 					fmt.Sprintf("the Issuer of %s does not exist: cert-manager cannot renew them, and what it issued keeps working only until it expires", iss.is), rerun))
 				continue
 			}
 			if ok, why := iss.obj.ready(); !ok {
-				fs = append(fs, newFinding(IssuerNotReady, iss.obj.ref(), "status.conditions[Ready]",
+				fs = append(fs, NewFinding(IssuerNotReady, iss.obj.ref(), "status.conditions[Ready]",
 					fmt.Sprintf("the Issuer of %s is not ready, so cert-manager cannot issue or renew from it: %s", iss.is, why),
 					fmt.Sprintf("kubectl describe issuer -n %s %s says why%s", p.IstioNamespace, iss.name, iss.fix)))
 			}
@@ -55,7 +55,7 @@ func checkCertManager(in *Input) []Finding {
 
 	for _, is := range in.issuedSecrets() {
 		cert := is.certificate
-		secRef := objectRef("Secret", p.IstioNamespace, is.certificateName)
+		secRef := ObjectRef("Secret", p.IstioNamespace, is.certificateName)
 		if is.secret == nil {
 			why, fix := "", fmt.Sprintf("kubectl describe certificate -n %s %s says why cert-manager has not issued it (is cert-manager running?)", p.IstioNamespace, is.certificateName)
 			switch {
@@ -70,16 +70,16 @@ func checkCertManager(in *Input) []Finding {
 					why = "its Certificate is not ready: " + msg
 				}
 			}
-			fs = append(fs, newFinding(CertificateSecretMissing, secRef, "",
+			fs = append(fs, NewFinding(CertificateSecretMissing, secRef, "",
 				fmt.Sprintf("%s was not found, %s; %s", is.role, secretConsequence(in, is.certificateName), why), fix))
 			continue
 		}
 		if !s.CertManagerServed {
 			continue
 		}
-		certRef := objectRef("Certificate", p.IstioNamespace, is.certificateName)
+		certRef := ObjectRef("Certificate", p.IstioNamespace, is.certificateName)
 		if cert == nil {
-			fs = append(fs, newFinding(CertManagerObjectMissing, certRef, "",
+			fs = append(fs, NewFinding(CertManagerObjectMissing, certRef, "",
 				fmt.Sprintf("the Certificate that writes %s (%s) does not exist: nothing renews that secret, which keeps working only until it expires%s", is.role, secRef, expiresIn(in, is.secret)), rerun))
 			continue
 		}
@@ -88,14 +88,14 @@ func checkCertManager(in *Input) []Finding {
 			if cert.Spec.SecretName == is.certificateName {
 				field, what = "spec.issuerRef", fmt.Sprintf("is issued by %s", issuerName(ref))
 			}
-			fs = append(fs, newFinding(CertificateSpecOther, certRef, field,
+			fs = append(fs, NewFinding(CertificateSpecOther, certRef, field,
 				fmt.Sprintf("the Certificate %s, but the hop reads %s from %s issued by Issuer %q: %s", what, is.role, secRef, is.issuer, specConsequence(field)),
 				rerun))
 			continue
 		}
 		ready, why := cert.ready()
 		if !ready {
-			fs = append(fs, newFinding(CertificateNotReady, certRef, "status.conditions[Ready]",
+			fs = append(fs, NewFinding(CertificateNotReady, certRef, "status.conditions[Ready]",
 				fmt.Sprintf("cert-manager has not issued %s as the Certificate asks: %s", is.role, why),
 				fmt.Sprintf("kubectl describe certificate -n %s %s and its CertificateRequests say why; fix that, or delete the Secret %s to have it issued again", p.IstioNamespace, is.certificateName, is.certificateName)))
 			continue
@@ -109,13 +109,13 @@ func checkCertManager(in *Input) []Finding {
 			if iss := cert.condition("Issuing"); iss != nil && iss.Message != "" {
 				msg += "; its Issuing condition says " + quote(iss.Message)
 			}
-			fs = append(fs, newFinding(CertManagerRenewalOverdue, secretRef(is.secret), dataField(corev1.TLSCertKey), msg,
+			fs = append(fs, NewFinding(CertManagerRenewalOverdue, secretRef(is.secret), dataField(corev1.TLSCertKey), msg,
 				in.fixCertManagerRenewal(is.certificateName)))
 		}
 	}
 
 	if s.CACert != nil {
-		fs = append(fs, newFinding(CredentialCACertLeftover, secretRef(s.CACert), "",
+		fs = append(fs, NewFinding(CredentialCACertLeftover, secretRef(s.CACert), "",
 			fmt.Sprintf("Istio verifies client certificates with the CA in this secret, the Gateway credential's -cacert, and not with the ca.crt that cert-manager keeps current in %s; nothing keeps this one current, so the gateway refuses the ALB once the hop's CA changes", in.credentialName()),
 			fmt.Sprintf("delete it (kubectl delete secret -n %s %s): the gateway then verifies the ALB with the hop's CA", s.CACert.Namespace, s.CACert.Name)))
 	}

@@ -16,16 +16,16 @@ func checkClassic(in *Input) []Finding {
 	if p.Flavor != chain.FlavorClassic || s.Ingress == nil {
 		return nil
 	}
-	obj := objectRef("Ingress", s.Ingress.Namespace, s.Ingress.Name)
+	obj := ObjectRef("Ingress", s.Ingress.Namespace, s.Ingress.Name)
 	field := annotationField(render.ClassicSSLServices)
 	fix := "re-run kubectl albistio ingress --alb-flavor=classic"
 	svc, ok := classicService(in)
 	switch {
 	case !ok:
-		return []Finding{newFinding(ClassicSSLServicesWrong, obj, field,
+		return []Finding{NewFinding(ClassicSSLServicesWrong, obj, field,
 			fmt.Sprintf("no ssl-services entry has ssl-service=%s: the ALB speaks plain HTTP to the gateway's TLS port", p.GatewayService), fix)}
 	case svc["ssl-secret"] != p.ClientSecret:
-		return []Finding{newFinding(ClassicSSLServicesWrong, obj, field,
+		return []Finding{NewFinding(ClassicSSLServicesWrong, obj, field,
 			fmt.Sprintf("the entry for %s has ssl-secret=%s, not --client-secret %q: the ALB presents another client certificate, or none", p.GatewayService, quote(svc["ssl-secret"]), p.ClientSecret), fix)}
 	}
 	return nil

@@ -20,7 +20,7 @@ func checkClientTrust(in *Input) []Finding {
 	if client == nil {
 		return nil
 	}
-	certKey, _, _ := in.clientKeys()
+	certKey, _, _ := in.ClientKeys()
 	obj, field := secretRef(s.ClientSecret), dataField(certKey)
 	var fs []Finding
 
@@ -34,7 +34,7 @@ func checkClientTrust(in *Input) []Finding {
 	for _, c := range client.Chain {
 		if !certs.HasUsage(c, x509.ExtKeyUsageClientAuth) {
 			ue := &certs.UsageError{Usage: x509.ExtKeyUsageClientAuth, Leaf: client.Leaf(), Cert: c}
-			fs = append(fs, newFinding(ClientCertNoClientAuth, obj, field, ue.Error(), noClientAuthFix))
+			fs = append(fs, NewFinding(ClientCertNoClientAuth, obj, field, ue.Error(), noClientAuthFix))
 			break
 		}
 	}
@@ -47,7 +47,7 @@ func checkClientTrust(in *Input) []Finding {
 	if err == nil || presentedInvalid(err, client.Chain) {
 		return fs
 	}
-	fs = append(fs, newFinding(ClientCertUntrusted, obj, field,
+	fs = append(fs, NewFinding(ClientCertUntrusted, obj, field,
 		fmt.Sprintf("the gateway verifies client certificates with the CA in %s, and the ALB's chain does not lead to it, so the gateway answers \"unknown ca\": %v", from, err),
 		untrustedFix))
 	return fs

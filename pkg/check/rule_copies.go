@@ -31,13 +31,13 @@ func checkCopies(in *Input) []Finding {
 	judgeObject := func(ref string, annotations map[string]string, code Code, what string, sources ...string) {
 		src, hash := annotations[chain.AnnotationSource], annotations[chain.AnnotationSourceHash]
 		if src == "" && hash == "" {
-			fs = append(fs, newFinding(CopyUnannotated, ref, "metadata.annotations",
+			fs = append(fs, NewFinding(CopyUnannotated, ref, "metadata.annotations",
 				fmt.Sprintf("%s carries no %s annotation, so it was not written by kubectl albistio (the walkthrough's kubectl create secret makes such secrets) and check cannot tell whether it still matches its source", what, chain.AnnotationSource),
 				"run kubectl albistio secrets to take it over; it then records its source and keeps it current"))
 			return
 		}
 		if !slices.Contains(sources, src) {
-			fs = append(fs, newFinding(code, ref, annotationField(chain.AnnotationSource),
+			fs = append(fs, NewFinding(code, ref, annotationField(chain.AnnotationSource),
 				fmt.Sprintf("%s was copied from %s, which is not this chain's source (%s)", what, quote(src), joinQuoted(sources)),
 				"re-run kubectl albistio secrets with this chain's parameters"))
 			return
@@ -46,7 +46,7 @@ func checkCopies(in *Input) []Finding {
 		if !ok || now == hash {
 			return
 		}
-		fs = append(fs, newFinding(code, ref, annotationField(chain.AnnotationSourceHash),
+		fs = append(fs, NewFinding(code, ref, annotationField(chain.AnnotationSourceHash),
 			fmt.Sprintf("%s was written from %s when that chain had SHA-256 %s; it now has %s: the source was renewed (IKS renews in place) and this secret was not updated, so it keeps the old material until that expires", what, src, short(hash), short(now)),
 			"re-run kubectl albistio secrets: it writes the secret from the current source"))
 	}
@@ -62,7 +62,7 @@ func checkCopies(in *Input) []Finding {
 			// The client CA is the ConfigMap the frontend validation
 			// names; a -cacert left from the classic API is not read.
 			if g != nil && g.ClientCA != nil && g.ClientCA.Name == p.ClientCAConfigMap() {
-				judgeObject(objectRef("ConfigMap", g.ClientCA.Namespace, g.ClientCA.Name), g.ClientCA.Annotations, CACertStale, "the gateway's client CA", albRef, caRef)
+				judgeObject(ObjectRef("ConfigMap", g.ClientCA.Namespace, g.ClientCA.Name), g.ClientCA.Annotations, CACertStale, "the gateway's client CA", albRef, caRef)
 			}
 		} else {
 			judge(s.CACert, CACertStale, "the gateway's client CA", albRef, caRef)

@@ -17,7 +17,7 @@ const bluemixPrefix = "ingress.bluemix.net/"
 func checkFlavor(in *Input) []Finding {
 	s, p := in.Snapshot, in.Params
 	if s.FlavorError != "" {
-		return []Finding{newFinding(FlavorUndetected, objectRef("IngressClass", "", "*"), "",
+		return []Finding{NewFinding(FlavorUndetected, ObjectRef("IngressClass", "", "*"), "",
 			flavorProblem(s.FlavorError)+"; the Ingress's annotations were not checked",
 			"pass --alb-flavor=nginx, traefik or classic (and --ingress-class) for the ALB that serves the host")}
 	}
@@ -34,7 +34,7 @@ func checkFlavor(in *Input) []Finding {
 	case len(fl.Controllers()) == 0:
 		// The legacy image, which predates IngressClasses.
 		if len(modern) > 0 {
-			fs = append(fs, newFinding(FlavorMismatch, objectRef("IngressClass", "", "*"), "",
+			fs = append(fs, NewFinding(FlavorMismatch, ObjectRef("IngressClass", "", "*"), "",
 				fmt.Sprintf("--alb-flavor is classic, but the cluster's ALBs are %s: they ignore the ingress.bluemix.net/ssl-services annotation, so the ALB neither re-encrypts nor presents a client certificate", describeClasses(modern)),
 				"use --alb-flavor=auto (or nginx/traefik) and re-run kubectl albistio ingress"))
 		}
@@ -48,7 +48,7 @@ func checkFlavor(in *Input) []Finding {
 			if len(modern) > 0 {
 				what = describeClasses(modern)
 			}
-			fs = append(fs, newFinding(FlavorMismatch, objectRef("IngressClass", "", "*"), "",
+			fs = append(fs, NewFinding(FlavorMismatch, ObjectRef("IngressClass", "", "*"), "",
 				fmt.Sprintf("--alb-flavor is %s, but the cluster has %s: no ALB reads the %s annotations", p.Flavor, what, p.Flavor),
 				"use --alb-flavor=auto, or the flavor of the ALB that serves the host"))
 		}
@@ -61,7 +61,7 @@ func checkFlavor(in *Input) []Finding {
 			}
 			if len(legacy) > 0 {
 				sort.Strings(legacy)
-				fs = append(fs, newFinding(BluemixAnnotationIgnore, objectRef("Ingress", ing.Namespace, ing.Name), "metadata.annotations",
+				fs = append(fs, NewFinding(BluemixAnnotationIgnore, ObjectRef("Ingress", ing.Namespace, ing.Name), "metadata.annotations",
 					fmt.Sprintf("only the legacy IBM ALB image reads %s; the %s ALB ignores them (IBM docs, Customizing ALB routing), so they do not do what they say", joinQuoted(legacy), p.Flavor),
 					fmt.Sprintf("remove them; the plugin's %s annotations do their job (kubectl albistio ingress writes them)", p.Flavor)))
 			}

@@ -19,10 +19,10 @@ func checkGateway(in *Input) []Finding {
 	if s.IstioVersion == "" {
 		return nil // the istio-api rule reports it
 	}
-	obj := objectRef("Gateway", p.IstioNamespace, p.GatewayName)
+	obj := ObjectRef("Gateway", p.IstioNamespace, p.GatewayName)
 	gw := s.Gateway
 	if gw == nil {
-		return []Finding{newFinding(GatewayMissing, obj, "",
+		return []Finding{NewFinding(GatewayMissing, obj, "",
 			"the Istio Gateway that terminates the ALB's mutual TLS (shared by every chain behind this ALB and gateway) was not found",
 			fmt.Sprintf("run kubectl albistio gateway -n %s, or set --gateway-name", p.AppNamespace))}
 	}
@@ -32,14 +32,14 @@ func checkGateway(in *Input) []Finding {
 		for _, sv := range gw.Spec.GetServers() {
 			ports = append(ports, fmt.Sprint(sv.GetPort().GetNumber()))
 		}
-		return []Finding{newFinding(GatewayPortMissing, obj, "spec.servers",
+		return []Finding{NewFinding(GatewayPortMissing, obj, "spec.servers",
 			fmt.Sprintf("no server listens on port %d, the gateway Service port the ALB connects to (servers listen on %s)", p.GatewayServicePort, joinQuoted(ports)),
 			"re-run kubectl albistio gateway, or set --gateway-service-port to the port the Gateway serves"),
 		}
 	}
 	field := fmt.Sprintf("spec.servers[%d]", i)
 	if proto := server.GetPort().GetProtocol(); !strings.EqualFold(proto, "HTTPS") {
-		return []Finding{newFinding(GatewayNotHTTPS, obj, field+".port.protocol",
+		return []Finding{NewFinding(GatewayNotHTTPS, obj, field+".port.protocol",
 			fmt.Sprintf("the server's protocol is %s, so the gateway does not terminate TLS there and the ALB's handshake fails", quote(proto)),
 			"set the protocol to HTTPS (re-run kubectl albistio gateway)")}
 	}
@@ -47,17 +47,17 @@ func checkGateway(in *Input) []Finding {
 	tls := server.GetTls()
 	switch mode := tls.GetMode(); {
 	case tls == nil:
-		fs = append(fs, newFinding(GatewayTLSModeBroken, obj, field+".tls",
+		fs = append(fs, NewFinding(GatewayTLSModeBroken, obj, field+".tls",
 			"the HTTPS server has no tls settings: Istio rejects it and the gateway serves nothing on the port",
 			"set tls.mode MUTUAL and tls.credentialName (re-run kubectl albistio gateway)"))
 		return fs
 	case mode == istionet.ServerTLSSettings_MUTUAL:
 	case mode == istionet.ServerTLSSettings_SIMPLE || mode == istionet.ServerTLSSettings_OPTIONAL_MUTUAL:
-		fs = append(fs, newFinding(GatewayNotMutual, obj, field+".tls.mode",
+		fs = append(fs, NewFinding(GatewayNotMutual, obj, field+".tls.mode",
 			fmt.Sprintf("the TLS mode is %s: the gateway does not require a client certificate, so anyone who reaches its address gets past it, not only the ALB", mode),
 			"set tls.mode MUTUAL (re-run kubectl albistio gateway)"))
 	default:
-		fs = append(fs, newFinding(GatewayTLSModeBroken, obj, field+".tls.mode",
+		fs = append(fs, NewFinding(GatewayTLSModeBroken, obj, field+".tls.mode",
 			fmt.Sprintf("the TLS mode is %s, which the ALB cannot complete (ISTIO_MUTUAL wants an Istio-issued client certificate; PASSTHROUGH does not terminate TLS)", mode),
 			"set tls.mode MUTUAL (re-run kubectl albistio gateway)"))
 	}
@@ -68,21 +68,21 @@ func checkGateway(in *Input) []Finding {
 			msg = fmt.Sprintf("credentialName is %s, not the hop's server certificate %q that cert-manager keeps for %s, so the gateway presents a certificate the ALB does not verify for that name and takes its client CA from elsewhere", quote(tls.GetCredentialName()), cred, p.HopServerName())
 			fix = fmt.Sprintf("set credentialName to %s (re-run kubectl albistio setup)", cred)
 		}
-		fs = append(fs, newFinding(GatewayCredentialWrong, obj, field+".tls.credentialName", msg, fix))
+		fs = append(fs, NewFinding(GatewayCredentialWrong, obj, field+".tls.credentialName", msg, fix))
 	}
 	fs = append(fs, checkNamedClientCA(in, obj, field+".tls.caCertCredentialName")...)
 	hosts := gatewayHosts(server.GetHosts())
-	if sni := in.gatewaySNI(); !hostListed(hosts, sni) {
+	if sni := in.GatewaySNI(); !hostListed(hosts, sni) {
 		fix := "add --gateway-domain to the Gateway's hosts (re-run kubectl albistio gateway)"
 		if in.certManager() {
 			fix = fmt.Sprintf("add %s, the hop's server name, to the Gateway's hosts (re-run kubectl albistio setup)", sni)
 		}
-		fs = append(fs, newFinding(GatewayDomainNotOnHosts, obj, field+".hosts",
+		fs = append(fs, NewFinding(GatewayDomainNotOnHosts, obj, field+".hosts",
 			fmt.Sprintf("the hosts %s do not include %s, the SNI the ALB sends: Envoy has no filter chain for it and resets the connection", joinQuoted(server.GetHosts()), sni),
 			fix))
 	}
 	if p.Host != "" && !hostListed(hosts, p.Host) {
-		fs = append(fs, newFinding(HostNotOnGateway, obj, field+".hosts",
+		fs = append(fs, NewFinding(HostNotOnGateway, obj, field+".hosts",
 			fmt.Sprintf("the hosts %s do not include %s, the Host header the ALB forwards: requests find no route and get 404", joinQuoted(server.GetHosts()), p.Host),
 			"add --host to the Gateway's hosts (re-run kubectl albistio gateway)"))
 	}
@@ -103,7 +103,7 @@ func chainServer(gw *istiov1.Gateway, in *Input) (*istionet.Server, int) {
 		if sv.GetPort().GetNumber() != uint32(p.GatewayServicePort) {
 			continue
 		}
-		if hostListed(gatewayHosts(sv.GetHosts()), in.gatewaySNI()) {
+		if hostListed(gatewayHosts(sv.GetHosts()), in.GatewaySNI()) {
 			return sv, i
 		}
 		if first == nil {
@@ -133,14 +133,14 @@ func checkNamedClientCA(in *Input, obj, field string) []Finding {
 		keeper = fmt.Sprintf("the ca.crt of %q, which cert-manager keeps in step with the ALB's client certificate", in.credentialName())
 	}
 	if !readAsCA {
-		return []Finding{newFinding(GatewayClientCANotCA, obj, field,
+		return []Finding{NewFinding(GatewayClientCANotCA, obj, field,
 			fmt.Sprintf("caCertCredentialName is %s, a name without the %s suffix: Istio's SDS reads such a name as a certificate and key, not as a CA, so the server has no client CA to verify the ALB with and every handshake fails (502)", quote(name), clientCASuffix),
 			fix)}
 	}
 	sec := in.Snapshot.NamedClientCA
-	ref := objectRef("Secret", p.IstioNamespace, name)
+	ref := ObjectRef("Secret", p.IstioNamespace, name)
 	if sec == nil {
-		return []Finding{newFinding(GatewayClientCAMissing, obj, field,
+		return []Finding{NewFinding(GatewayClientCAMissing, obj, field,
 			fmt.Sprintf("caCertCredentialName is %s, but %s was not found: Istio has no client CA to verify the ALB with and does not serve the listener", quote(name), ref),
 			fix)}
 	}
@@ -156,11 +156,11 @@ func checkNamedClientCA(in *Input, obj, field string) []Finding {
 				break
 			}
 		}
-		return []Finding{newFinding(GatewayClientCAMissing, obj, field,
+		return []Finding{NewFinding(GatewayClientCAMissing, obj, field,
 			fmt.Sprintf("caCertCredentialName is %s, and %s %s: Istio has no client CA to verify the ALB with and does not serve the listener", quote(name), ref, why),
 			fix)}
 	}
-	return []Finding{newFinding(GatewayClientCAOther, obj, field,
+	return []Finding{NewFinding(GatewayClientCAOther, obj, field,
 		fmt.Sprintf("caCertCredentialName is %s: Istio verifies client certificates with the CA in %s, not with %s; check verified the ALB's chain against it, but nothing keeps it in step when the ALB's client certificate changes", quote(name), ref, keeper),
 		fix)}
 }

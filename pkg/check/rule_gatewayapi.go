@@ -36,21 +36,21 @@ func checkGatewayAPIServed(in *Input) []Finding {
 		return nil
 	}
 	g := in.Snapshot.GatewayAPI
-	group := objectRef("APIGroup", "", gatewayAPIGroup)
+	group := ObjectRef("APIGroup", "", gatewayAPIGroup)
 	if g == nil || !g.Served {
-		return []Finding{newFinding(GatewayAPINotServed, group, "",
+		return []Finding{NewFinding(GatewayAPINotServed, group, "",
 			"the cluster does not serve "+gatewayAPIGroup+"/v1 Gateways: the Gateway API's CRDs are not installed, so there is no Gateway for Istio to program",
 			"install the Gateway API's standard CRDs ("+standardInstall+"), or drop --gateway-api to use Istio's classic API")}
 	}
 	var fs []Finding
-	crd := objectRef("CustomResourceDefinition", "", gatewayCRDName)
+	crd := ObjectRef("CustomResourceDefinition", "", gatewayCRDName)
 	switch c := g.CRD; {
 	case c == nil:
 		why := "not found"
 		if g.CRDForbidden {
 			why = "not readable (no get on customresourcedefinitions)"
 		}
-		fs = append(fs, newFinding(GatewayAPIServed, group, "",
+		fs = append(fs, NewFinding(GatewayAPIServed, group, "",
 			fmt.Sprintf("%s/v1 is served; its release and channel are unknown: the CRD %s is %s", gatewayAPIGroup, gatewayCRDName, why), ""))
 	default:
 		channel, bundle := c.Channel, c.BundleVersion
@@ -60,25 +60,25 @@ func checkGatewayAPIServed(in *Input) []Finding {
 		if bundle == "" {
 			bundle = "unknown"
 		}
-		fs = append(fs, newFinding(GatewayAPIServed, crd, "",
+		fs = append(fs, NewFinding(GatewayAPIServed, crd, "",
 			fmt.Sprintf("%s is served at %s: Gateway API %s, %s channel", gatewayAPIGroup, strings.Join(c.Versions, ", "), bundle, channel), ""))
 		if c.BundleVersion != "" && !bundleAtLeast(c.BundleVersion, frontendMinBundle) {
-			fs = append(fs, newFinding(GatewayAPITooOld, crd, annotationField(bundleVersionAnnotation),
+			fs = append(fs, NewFinding(GatewayAPITooOld, crd, annotationField(bundleVersionAnnotation),
 				fmt.Sprintf("the cluster's Gateway API is %s, whose standard channel has no spec.tls.frontend (client-certificate validation, GEP-91, came with %s): the API server drops the Gateway's frontend validation and the gateway asks the ALB for no client certificate", c.BundleVersion, frontendMinBundle),
 				"install a newer release of the standard CRDs ("+standardInstall+")"))
 		}
 	}
 	pods := in.Snapshot.GatewayPods
 	major, minor, image, ok := istioRelease(pods)
-	ns := objectRef("Namespace", "", in.Params.IstioNamespace)
+	ns := ObjectRef("Namespace", "", in.Params.IstioNamespace)
 	switch {
 	case len(pods) == 0:
 		// the gateway-workload rule reports the missing pods
 	case !ok:
-		fs = append(fs, newFinding(IstioReleaseUnknown, ns, "pods",
+		fs = append(fs, NewFinding(IstioReleaseUnknown, ns, "pods",
 			fmt.Sprintf("no gateway pod's istio-proxy image names an Istio release (%s): check cannot tell whether Istio translates spec.tls.frontend, which it does from 1.%d", quote(image), frontendMinIstio), ""))
 	case major == 1 && minor < frontendMinIstio:
-		fs = append(fs, newFinding(IstioIgnoresFrontend, ns, "pods",
+		fs = append(fs, NewFinding(IstioIgnoresFrontend, ns, "pods",
 			fmt.Sprintf("the gateway runs Istio %d.%d (image %s), which ignores spec.tls.frontend: it serves the listener as plain TLS and asks the ALB for no client certificate", major, minor, image),
 			fmt.Sprintf("upgrade Istio to 1.%d or later (IKS's add-on ships 1.28–1.30), or drop --gateway-api to use Istio's classic API", frontendMinIstio)))
 	}
@@ -135,7 +135,7 @@ func (in *Input) gatewayAPIClientCAs() ([]*x509.Certificate, string) {
 	gw := g.Gateway
 	f, _ := gw.frontendFor(p.GatewayServicePort)
 	if f == nil || f.Validation == nil || len(f.Validation.CACertificateRefs) == 0 {
-		if l, i := hostListener(gw, p.GatewayServicePort, in.gatewaySNI()); i >= 0 && mutualOption(l) {
+		if l, i := hostListener(gw, p.GatewayServicePort, in.GatewaySNI()); i >= 0 && mutualOption(l) {
 			for _, sec := range []*corev1.Secret{in.Snapshot.CACert, in.credentialSecret()} {
 				if cs, ok := secretCAs(sec); ok {
 					return cs, secretRef(sec)
@@ -155,7 +155,7 @@ func (in *Input) gatewayAPIClientCAs() ([]*x509.Certificate, string) {
 				if err != nil {
 					return nil, ""
 				}
-				return cs, objectRef("ConfigMap", g.ClientCA.Namespace, g.ClientCA.Name)
+				return cs, ObjectRef("ConfigMap", g.ClientCA.Namespace, g.ClientCA.Name)
 			}
 		}
 	case ref.kindOr("") == "Secret":
@@ -180,7 +180,7 @@ func checkGWGateway(in *Input) []Finding {
 		return nil
 	}
 	p := in.Params
-	obj := objectRef("Gateway", p.IstioNamespace, p.GatewayName)
+	obj := ObjectRef("Gateway", p.IstioNamespace, p.GatewayName)
 	gw := g.Gateway
 	var fs []Finding
 
@@ -188,30 +188,30 @@ func checkGWGateway(in *Input) []Finding {
 	if gw != nil && gw.Spec.GatewayClassName != "" {
 		className = gw.Spec.GatewayClassName
 	}
-	classObj := objectRef("GatewayClass", "", className)
+	classObj := ObjectRef("GatewayClass", "", className)
 	switch {
 	case g.GatewayClassForbidden:
 		// Not readable with a namespaced Role: the Gateway's own
 		// conditions say whether Istio serves it.
 	case g.GatewayClass == nil:
-		fs = append(fs, newFinding(GatewayClassNotAccepted, classObj, "",
+		fs = append(fs, NewFinding(GatewayClassNotAccepted, classObj, "",
 			fmt.Sprintf("the GatewayClass %s was not found: no controller serves the Gateway (Istio creates %q itself when its Gateway API support is on, once the CRDs are installed)", quote(className), gatewayClassIstio),
 			"restart istiod after installing the Gateway API's CRDs (it creates the istio GatewayClass), or check that PILOT_ENABLE_GATEWAY_API is not false"))
 	default:
 		if c := condition(g.GatewayClass.Status.Conditions, "Accepted"); c == nil || c.Status != metav1.ConditionTrue {
-			fs = append(fs, newFinding(GatewayClassNotAccepted, classObj, "status.conditions",
+			fs = append(fs, NewFinding(GatewayClassNotAccepted, classObj, "status.conditions",
 				fmt.Sprintf("the GatewayClass is not accepted by its controller %s: %s", quote(g.GatewayClass.Spec.ControllerName), conditionSays(c, "Accepted")),
 				"see kubectl describe gatewayclass "+className+"; istiod accepts the class it serves (controllerName istio.io/gateway-controller)"))
 		}
 	}
 
 	if gw == nil {
-		return append(fs, newFinding(GWGatewayMissing, obj, "",
+		return append(fs, NewFinding(GWGatewayMissing, obj, "",
 			"the Gateway API Gateway that terminates the ALB's mutual TLS (shared by every chain behind this ALB and gateway) was not found",
 			fmt.Sprintf("run kubectl albistio setup --gateway-api -n %s, or set --gateway-name", p.AppNamespace)))
 	}
 	if gw.Spec.GatewayClassName != gatewayClassIstio {
-		fs = append(fs, newFinding(GWGatewayClassWrong, obj, "spec.gatewayClassName",
+		fs = append(fs, NewFinding(GWGatewayClassWrong, obj, "spec.gatewayClassName",
 			fmt.Sprintf("the Gateway's class is %s, not %q: Istio does not program it", quote(gw.Spec.GatewayClassName), gatewayClassIstio),
 			"set gatewayClassName istio (re-run kubectl albistio gateway --gateway-api)"))
 	}
@@ -222,15 +222,15 @@ func checkGWGateway(in *Input) []Finding {
 		}
 	}
 	if len(notReady) > 0 {
-		fs = append(fs, newFinding(GWGatewayNotReady, obj, "status.conditions",
+		fs = append(fs, NewFinding(GWGatewayNotReady, obj, "status.conditions",
 			fmt.Sprintf("Istio has not made the Gateway ready: %s", strings.Join(notReady, "; ")),
 			fmt.Sprintf("see kubectl describe gateways.%s -n %s %s and istiod's log", gatewayAPIGroup, p.IstioNamespace, p.GatewayName)))
 	}
 
 	// The listeners the chain's names land on, each judged once.
 	type need struct{ host, what string }
-	needs := []need{{in.gatewaySNI(), "the SNI the ALB sends"}}
-	if p.Host != "" && !strings.EqualFold(p.Host, in.gatewaySNI()) {
+	needs := []need{{in.GatewaySNI(), "the SNI the ALB sends"}}
+	if p.Host != "" && !strings.EqualFold(p.Host, in.GatewaySNI()) {
 		needs = append(needs, need{p.Host, "the Host header the ALB forwards"})
 	}
 	judged := map[int]bool{}
@@ -241,7 +241,7 @@ func checkGWGateway(in *Input) []Finding {
 			landed[i] = n.host
 		}
 		if i < 0 {
-			fs = append(fs, newFinding(GWListenerMissing, obj, "spec.listeners",
+			fs = append(fs, NewFinding(GWListenerMissing, obj, "spec.listeners",
 				fmt.Sprintf("no listener on port %d takes %s, %s: the connection finds no filter chain or route", p.GatewayServicePort, n.host, n.what),
 				fmt.Sprintf("add an HTTPS listener on port %d with hostname %s (re-run kubectl albistio gateway --gateway-api)", p.GatewayServicePort, n.host)))
 			continue
@@ -259,10 +259,10 @@ func checkGWGateway(in *Input) []Finding {
 		// Istio's filter chain per listener (matched by SNI) carries the
 		// routes of that listener only: the ALB's connection, selected by
 		// the SNI, never sees the routes attached for the Host.
-		_, si := hostListener(gw, p.GatewayServicePort, in.gatewaySNI())
+		_, si := hostListener(gw, p.GatewayServicePort, in.GatewaySNI())
 		_, hi := hostListener(gw, p.GatewayServicePort, p.Host)
-		fs = append(fs, newFinding(GWListenerSplit, obj, "spec.listeners",
-			fmt.Sprintf("the SNI the ALB sends (%s) lands on the listener %s and the Host it forwards (%s) on %s: Istio serves each listener as its own filter chain with its own routes, so the ALB's connections reach the first, which has no route for the app, and get 404", in.gatewaySNI(), quote(gw.Spec.Listeners[si].Name), p.Host, quote(gw.Spec.Listeners[hi].Name)),
+		fs = append(fs, NewFinding(GWListenerSplit, obj, "spec.listeners",
+			fmt.Sprintf("the SNI the ALB sends (%s) lands on the listener %s and the Host it forwards (%s) on %s: Istio serves each listener as its own filter chain with its own routes, so the ALB's connections reach the first, which has no route for the app, and get 404", in.GatewaySNI(), quote(gw.Spec.Listeners[si].Name), p.Host, quote(gw.Spec.Listeners[hi].Name)),
 			"serve both names on one listener (without hostname, as kubectl albistio gateway --gateway-api writes it)"))
 	}
 	fs = append(fs, frontendFindings(in, obj, gw)...)
@@ -278,11 +278,11 @@ func listenerFindings(in *Input, obj string, gw *GWGateway, l GWListener, i int)
 	var fs []Finding
 	switch {
 	case l.Protocol != "HTTPS":
-		fs = append(fs, newFinding(GWListenerTLSWrong, obj, field+".protocol",
+		fs = append(fs, NewFinding(GWListenerTLSWrong, obj, field+".protocol",
 			fmt.Sprintf("the listener %s speaks %s, so the gateway does not terminate TLS there and the ALB's handshake fails", quote(l.Name), quote(l.Protocol)),
 			"set protocol HTTPS with tls.mode Terminate ("+fix+")"))
 	case l.TLS == nil || l.TLS.Mode != nil && *l.TLS.Mode != "Terminate":
-		fs = append(fs, newFinding(GWListenerTLSWrong, obj, field+".tls.mode",
+		fs = append(fs, NewFinding(GWListenerTLSWrong, obj, field+".tls.mode",
 			fmt.Sprintf("the listener %s does not terminate TLS (tls.mode Passthrough, or no tls): the gateway cannot verify the ALB's client certificate", quote(l.Name)),
 			"set tls.mode Terminate ("+fix+")"))
 	default:
@@ -296,7 +296,7 @@ func listenerFindings(in *Input, obj string, gw *GWGateway, l GWListener, i int)
 			}
 		}
 		if !found {
-			fs = append(fs, newFinding(GWListenerTLSWrong, obj, field+".tls.certificateRefs",
+			fs = append(fs, NewFinding(GWListenerTLSWrong, obj, field+".tls.certificateRefs",
 				fmt.Sprintf("the listener's certificateRefs (%s) do not name the gateway's credential Secret %s/%s, so the gateway presents another certificate than the one the ALB verifies", joinQuoted(names), p.IstioNamespace, cred),
 				fmt.Sprintf("set certificateRefs to the Secret %s (%s)", cred, fix)))
 		}
@@ -333,7 +333,7 @@ func listenerFindings(in *Input, obj string, gw *GWGateway, l GWListener, i int)
 		if len(hint) > 0 {
 			msg += " — " + strings.Join(hint, "; ")
 		}
-		fs = append(fs, newFinding(GWListenerNotReady, obj, fmt.Sprintf("status.listeners[%s]", l.Name), msg,
+		fs = append(fs, NewFinding(GWListenerNotReady, obj, fmt.Sprintf("status.listeners[%s]", l.Name), msg,
 			fmt.Sprintf("fix what the conditions name (kubectl describe gateways.%s -n %s %s), then re-run check", gatewayAPIGroup, p.IstioNamespace, p.GatewayName)))
 	}
 	return fs
@@ -374,10 +374,10 @@ func routesAllowed(in *Input, obj string, l GWListener, i int) []Finding {
 		if err == nil && ls.Matches(set) {
 			return nil
 		}
-		return []Finding{newFinding(GWListenerRoutesNotAllowed, obj, field+".selector",
+		return []Finding{NewFinding(GWListenerRoutesNotAllowed, obj, field+".selector",
 			fmt.Sprintf("the listener %s admits routes from namespaces matching %s, and %s does not match: Istio does not attach the HTTPRoute (NotAllowedByListeners) and requests get 404", quote(l.Name), quote(metav1.FormatLabelSelector(sel)), p.AppNamespace), fix)}
 	}
-	return []Finding{newFinding(GWListenerRoutesNotAllowed, obj, field+".from",
+	return []Finding{NewFinding(GWListenerRoutesNotAllowed, obj, field+".from",
 		fmt.Sprintf("the listener %s admits routes from %s only (allowedRoutes from %s), and the HTTPRoute is in %s: Istio does not attach it (NotAllowedByListeners) and requests get 404", quote(l.Name), p.IstioNamespace, from, p.AppNamespace), fix)}
 }
 
@@ -391,7 +391,7 @@ func frontendFindings(in *Input, obj string, gw *GWGateway) []Finding {
 	fix := "re-run kubectl albistio gateway --gateway-api"
 	var fs []Finding
 	f, field := gw.frontendFor(p.GatewayServicePort)
-	l, li := hostListener(gw, p.GatewayServicePort, in.gatewaySNI())
+	l, li := hostListener(gw, p.GatewayServicePort, in.GatewaySNI())
 	if f == nil || f.Validation == nil || len(f.Validation.CACertificateRefs) == 0 {
 		if li >= 0 && mutualOption(l) {
 			return nil // Istio's own MUTUAL option: the classic CA lookup, which the client-trust rule follows
@@ -399,19 +399,19 @@ func frontendFindings(in *Input, obj string, gw *GWGateway) []Finding {
 		if field == "" {
 			field = "spec.tls"
 		}
-		return []Finding{newFinding(GWFrontendValidationOff, obj, field,
+		return []Finding{NewFinding(GWFrontendValidationOff, obj, field,
 			fmt.Sprintf("the Gateway has no frontend validation for port %d: Istio serves the listener as plain TLS and asks for no client certificate, so anyone who reaches the gateway's address gets past it, not only the ALB", p.GatewayServicePort),
 			fmt.Sprintf("set spec.tls.frontend.default.validation.caCertificateRefs to the ConfigMap %s with mode AllowValidOnly (%s)", p.ClientCAConfigMap(), fix))}
 	}
 	v := f.Validation
 	if v.Mode == "AllowInsecureFallback" {
-		fs = append(fs, newFinding(GWFrontendValidationOff, obj, field+".validation.mode",
+		fs = append(fs, NewFinding(GWFrontendValidationOff, obj, field+".validation.mode",
 			"the frontend validation's mode is AllowInsecureFallback: Istio serves OPTIONAL_MUTUAL and accepts connections without a valid client certificate, so anyone who reaches the gateway gets past it",
 			"set mode AllowValidOnly ("+fix+")"))
 	}
 	refField := field + ".validation.caCertificateRefs"
 	if len(v.CACertificateRefs) > 1 {
-		fs = append(fs, newFinding(GWFrontendCARefBroken, obj, refField,
+		fs = append(fs, NewFinding(GWFrontendCARefBroken, obj, refField,
 			fmt.Sprintf("the frontend validation names %d CA references: Istio supports one and rejects the listener (InvalidCACertificateRef, \"only one caCertificateRef is supported\")", len(v.CACertificateRefs)),
 			fmt.Sprintf("name only the ConfigMap %s (%s)", p.ClientCAConfigMap(), fix)))
 		return fs
@@ -421,29 +421,29 @@ func frontendFindings(in *Input, obj string, gw *GWGateway) []Finding {
 	ns := ref.namespaceOr(gw.Namespace)
 	switch kind := ref.kindOr(""); {
 	case ref.groupOr("") != "" || kind != "ConfigMap" && kind != "Secret":
-		fs = append(fs, newFinding(GWFrontendCARefBroken, obj, refField,
+		fs = append(fs, NewFinding(GWFrontendCARefBroken, obj, refField,
 			fmt.Sprintf("the CA reference is of kind %s in group %s: Istio reads only a core ConfigMap or Secret there and rejects the listener (InvalidCACertificateKind)", quote(kind), quote(ref.groupOr(""))),
 			fmt.Sprintf("name the ConfigMap %s (%s)", p.ClientCAConfigMap(), fix)))
 	case kind == "Secret":
-		fs = append(fs, newFinding(GWFrontendCARefBroken, obj, refField,
+		fs = append(fs, NewFinding(GWFrontendCARefBroken, obj, refField,
 			fmt.Sprintf("the CA reference names the Secret %s/%s: Istio 1.28-1.30 accept the listener but their SDS does not serve a Secret named there (istio#60277), so the gateway has no client CA and refuses every handshake", ns, ref.Name),
 			fmt.Sprintf("name the ConfigMap %s with the CA in ca.crt (%s; kubectl albistio secrets --gateway-api writes it)", p.ClientCAConfigMap(), fix)))
 		if c := g.ClientCASecretCACert; c != nil {
-			fs = append(fs, newFinding(GWCACertShadows, secretRef(c), "",
+			fs = append(fs, NewFinding(GWCACertShadows, secretRef(c), "",
 				fmt.Sprintf("Istio's SDS reads the CA of a Secret reference from %s before %s/%s itself (GetCaCert): this Secret, not the one the Gateway names, is the CA it would verify the ALB with", c.Name, ns, ref.Name),
 				fmt.Sprintf("delete it (kubectl delete secret -n %s %s) and name the ConfigMap %s instead", c.Namespace, c.Name, p.ClientCAConfigMap())))
 		}
 	default:
-		cmRef := objectRef("ConfigMap", ns, ref.Name)
+		cmRef := ObjectRef("ConfigMap", ns, ref.Name)
 		if ns != p.IstioNamespace || ref.Name != p.ClientCAConfigMap() {
-			fs = append(fs, newFinding(GWFrontendCAOther, obj, refField,
+			fs = append(fs, NewFinding(GWFrontendCAOther, obj, refField,
 				fmt.Sprintf("the frontend validation names %s, not the plugin's ConfigMap %s/%s: Istio verifies the ALB with that CA, which nothing keeps in step with the ALB's client certificate", cmRef, p.IstioNamespace, p.ClientCAConfigMap()),
 				fmt.Sprintf("name the ConfigMap %s (%s)", p.ClientCAConfigMap(), fix)))
 		}
 		fs = append(fs, clientCAConfigMapFindings(in, cmRef)...)
 	}
 	if c := s.CACert; c != nil && !mutualOption(l) && !(ref.kindOr("") == "Secret" && ns == c.Namespace && ref.Name == c.Name) {
-		fs = append(fs, newFinding(GWCACertLeftover, secretRef(c), "",
+		fs = append(fs, NewFinding(GWCACertLeftover, secretRef(c), "",
 			fmt.Sprintf("%s is left from Istio's classic API: Istio does not read it for a Gateway whose frontend validation names its CA (that CA takes precedence over <credential>-cacert), and nothing keeps it current", c.Name),
 			fmt.Sprintf("delete it when no classic Gateway uses %s (kubectl delete secret -n %s %s)", in.credentialName(), c.Namespace, c.Name)))
 	}
@@ -456,7 +456,7 @@ func clientCAConfigMapFindings(in *Input, cmRef string) []Finding {
 	cm := in.Snapshot.GatewayAPI.ClientCA
 	fix := "re-run kubectl albistio secrets --gateway-api: it writes the client CA into the ConfigMap's ca.crt"
 	if cm == nil {
-		return []Finding{newFinding(GWClientCAConfigMapBroken, cmRef, "",
+		return []Finding{NewFinding(GWClientCAConfigMapBroken, cmRef, "",
 			"the ConfigMap the frontend validation names was not found: Istio rejects the listener (ResolvedRefs False, InvalidCACertificateRef) and the gateway serves nothing there", fix)}
 	}
 	for _, k := range caKeys() {
@@ -469,7 +469,7 @@ func clientCAConfigMapFindings(in *Input, cmRef string) []Finding {
 			if err != nil {
 				why = "does not parse: " + err.Error()
 			}
-			return []Finding{newFinding(GWClientCAConfigMapBroken, cmRef, dataField(k),
+			return []Finding{NewFinding(GWClientCAConfigMapBroken, cmRef, dataField(k),
 				fmt.Sprintf("the ConfigMap's %s %s: Istio rejects the listener (InvalidCACertificateRef) and has no CA to verify the ALB with", k, why), fix)}
 		}
 		return nil
@@ -478,7 +478,7 @@ func clientCAConfigMapFindings(in *Input, cmRef string) []Finding {
 	for k := range cm.Data {
 		keys = append(keys, k)
 	}
-	return []Finding{newFinding(GWClientCAConfigMapBroken, cmRef, dataField("ca.crt"),
+	return []Finding{NewFinding(GWClientCAConfigMapBroken, cmRef, dataField("ca.crt"),
 		fmt.Sprintf("the ConfigMap has no ca.crt (it has %s): Istio rejects the listener (InvalidCACertificateRef) and has no CA to verify the ALB with", joinQuoted(keys)), fix)}
 }
 
@@ -491,10 +491,10 @@ func checkHTTPRoute(in *Input) []Finding {
 		return nil
 	}
 	p := in.Params
-	obj := objectRef("HTTPRoute", p.AppNamespace, p.VirtualServiceName)
+	obj := ObjectRef("HTTPRoute", p.AppNamespace, p.VirtualServiceName)
 	rt := g.HTTPRoute
 	if rt == nil {
-		return []Finding{newFinding(HTTPRouteMissing, obj, "",
+		return []Finding{NewFinding(HTTPRouteMissing, obj, "",
 			"the chain's HTTPRoute was not found: the Gateway has no route for the app and answers 404",
 			fmt.Sprintf("run kubectl albistio setup --gateway-api -n %s, or set --virtualservice-name", p.AppNamespace))}
 	}
@@ -514,11 +514,11 @@ func checkHTTPRoute(in *Input) []Finding {
 	}
 	switch {
 	case !bound && section != "":
-		fs = append(fs, newFinding(HTTPRouteUnbound, obj, "spec.parentRefs",
+		fs = append(fs, NewFinding(HTTPRouteUnbound, obj, "spec.parentRefs",
 			fmt.Sprintf("the HTTPRoute's parentRef names the Gateway's section %s, and the Gateway has no listener of that name: it is not attached (NoMatchingParent)", quote(section)),
 			fmt.Sprintf("name the listener the Gateway has (%s)", fix)))
 	case !bound:
-		fs = append(fs, newFinding(HTTPRouteUnbound, obj, "spec.parentRefs",
+		fs = append(fs, NewFinding(HTTPRouteUnbound, obj, "spec.parentRefs",
 			fmt.Sprintf("the HTTPRoute's parentRefs do not name the Gateway %s/%s: it is not attached there", p.IstioNamespace, p.GatewayName),
 			fmt.Sprintf("add the parentRef {name: %s, namespace: %s} (%s)", p.GatewayName, p.IstioNamespace, fix)))
 	default:
@@ -539,17 +539,17 @@ func checkHTTPRoute(in *Input) []Finding {
 		}
 		switch {
 		case found < 0:
-			fs = append(fs, newFinding(HTTPRouteNotAccepted, obj, "status.parents",
+			fs = append(fs, NewFinding(HTTPRouteNotAccepted, obj, "status.parents",
 				fmt.Sprintf("no controller has reported on the HTTPRoute for the Gateway %s/%s: Istio has not attached it (is the Gateway of class istio, and istiod running?)", p.IstioNamespace, p.GatewayName),
 				"see kubectl describe httproute -n "+p.AppNamespace+" "+p.VirtualServiceName+" and istiod's log"))
 		case len(bad) > 0:
-			fs = append(fs, newFinding(HTTPRouteNotAccepted, obj, fmt.Sprintf("status.parents[%d].conditions", found),
+			fs = append(fs, NewFinding(HTTPRouteNotAccepted, obj, fmt.Sprintf("status.parents[%d].conditions", found),
 				fmt.Sprintf("the Gateway %s/%s does not route by the HTTPRoute as written: %s", p.IstioNamespace, p.GatewayName, strings.Join(bad, "; ")),
 				"fix what the conditions name (NotAllowedByListeners: the listener's allowedRoutes; NoMatchingListenerHostname: the listeners' hostnames; BackendNotFound or RefNotPermitted: the backendRefs), then re-run check"))
 		}
 	}
 	if p.Host != "" && len(rt.Spec.Hostnames) > 0 && !hostListed(rt.Spec.Hostnames, p.Host) {
-		fs = append(fs, newFinding(HTTPRouteHostMissing, obj, "spec.hostnames",
+		fs = append(fs, NewFinding(HTTPRouteHostMissing, obj, "spec.hostnames",
 			fmt.Sprintf("the hostnames %s do not include %s, the Host header the ALB forwards: requests find no route and get 404", joinQuoted(rt.Spec.Hostnames), p.Host),
 			fmt.Sprintf("add %s to the hostnames (%s)", p.Host, fix)))
 	}
@@ -557,7 +557,7 @@ func checkHTTPRoute(in *Input) []Finding {
 	for _, path := range p.Paths {
 		i := routeRuleFor(rt, path)
 		if i < 0 {
-			fs = append(fs, newFinding(HTTPRoutePathNotRouted, obj, "spec.rules",
+			fs = append(fs, NewFinding(HTTPRoutePathNotRouted, obj, "spec.rules",
 				fmt.Sprintf("no rule matches the chain path %s (PathPrefix or Exact): requests for it get 404", quote(path)),
 				fmt.Sprintf("add a PathPrefix match %s (%s)", path, fix)))
 			continue
@@ -618,7 +618,7 @@ func backendFinding(in *Input, obj string, rt *GWHTTPRoute, i int) (Finding, boo
 	refs := rt.Spec.Rules[i].BackendRefs
 	fix := "route to --service on --port (re-run kubectl albistio setup --gateway-api)"
 	if len(refs) == 0 {
-		return newFinding(HTTPRouteBackendWrong, obj, field,
+		return NewFinding(HTTPRouteBackendWrong, obj, field,
 			"the rule has no backendRefs: Istio answers 500 for its requests", fix), true
 	}
 	ref := refs[0]
@@ -627,17 +627,17 @@ func backendFinding(in *Input, obj string, rt *GWHTTPRoute, i int) (Finding, boo
 		port = *ref.Port
 	}
 	if ref.groupOr("") != "" || ref.kindOr("Service") != "Service" || ref.Name != p.Service || ref.namespaceOr(rt.Namespace) != p.AppNamespace || port != p.Port || len(refs) > 1 {
-		return newFinding(HTTPRouteBackendWrong, obj, field,
+		return NewFinding(HTTPRouteBackendWrong, obj, field,
 			fmt.Sprintf("the rule sends the chain's requests to %s %s/%s port %d (of %d backendRefs), not to the Service %s/%s port %d the chain is for", ref.kindOr("Service"), ref.namespaceOr(rt.Namespace), ref.Name, port, len(refs), p.AppNamespace, p.Service, p.Port),
 			fix), true
 	}
 	if s.AppService == nil {
-		return newFinding(HTTPRouteBackendWrong, obj, field,
+		return NewFinding(HTTPRouteBackendWrong, obj, field,
 			fmt.Sprintf("the Service %s/%s the rule routes to does not exist: Istio sets ResolvedRefs False (BackendNotFound) and answers 500", p.AppNamespace, p.Service),
 			"create the Service, or set --service to the app's Service"), true
 	}
 	if servicePort(s.AppService, port) == nil {
-		return newFinding(HTTPRouteBackendWrong, obj, field,
+		return NewFinding(HTTPRouteBackendWrong, obj, field,
 			fmt.Sprintf("the Service %s/%s has no port %d (it has %s): requests get 503", p.AppNamespace, p.Service, port, servicePorts(s.AppService)),
 			"set --port to a port of the Service (re-run kubectl albistio setup --gateway-api)"), true
 	}
@@ -666,7 +666,7 @@ func checkReferenceGrants(in *Input) []Finding {
 		if ok {
 			continue
 		}
-		fs = append(fs, newFinding(ReferenceGrantMissing, c.object, c.field,
+		fs = append(fs, NewFinding(ReferenceGrantMissing, c.object, c.field,
 			fmt.Sprintf("the %s refers to the %s %s/%s in another namespace, and no ReferenceGrant there lets a %s of %s do so: Istio refuses the reference (RefNotPermitted)", c.fromKind, c.toKind, c.toNS, c.toName, c.fromKind, c.fromNS),
 			fmt.Sprintf("add a ReferenceGrant in %s from %s %s/%s to %s %s (kubectl albistio gateway --gateway-api writes the one for the gateway's certificate)", c.toNS, gatewayAPIGroup, c.fromKind, c.fromNS, c.toKind, c.toName)))
 	}

@@ -22,26 +22,26 @@ func checkGatewayWorkload(in *Input) []Finding {
 	var fs []Finding
 	pods := s.GatewayPods
 	if len(pods) == 0 {
-		fs = append(fs, newFinding(GatewayPodsMissing, objectRef("Namespace", "", p.IstioNamespace), "pods",
+		fs = append(fs, NewFinding(GatewayPodsMissing, ObjectRef("Namespace", "", p.IstioNamespace), "pods",
 			fmt.Sprintf("no pod in namespace %s has the labels %s: the Istio ingress gateway does not run there", p.IstioNamespace, p.SelectorString()),
 			fmt.Sprintf("set --gateway-selector to the gateway pods' labels and --istio-namespace to their namespace (kubectl get pods -A -l %s)", p.SelectorString())))
 	} else {
 		if s.Gateway != nil {
 			if sel := s.Gateway.Spec.GetSelector(); len(sel) > 0 && !selectsAny(sel, pods) {
-				fs = append(fs, newFinding(GatewaySelectorNoMatch, objectRef("Gateway", s.Gateway.Namespace, s.Gateway.Name), "spec.selector",
+				fs = append(fs, NewFinding(GatewaySelectorNoMatch, ObjectRef("Gateway", s.Gateway.Namespace, s.Gateway.Name), "spec.selector",
 					fmt.Sprintf("the selector %s matches none of the gateway pods (%s), so no Envoy serves this Gateway", quote(chain.FormatSelector(sel)), podNames(pods)),
 					"set the Gateway's selector to the gateway pods' labels (re-run kubectl albistio gateway with --gateway-selector)"))
 			}
 		}
 		if !anyReady(pods) {
-			fs = append(fs, newFinding(GatewayPodsNotReady, objectRef("Namespace", "", p.IstioNamespace), "pods",
+			fs = append(fs, NewFinding(GatewayPodsNotReady, ObjectRef("Namespace", "", p.IstioNamespace), "pods",
 				fmt.Sprintf("none of the gateway pods (%s) is ready: the gateway accepts no connections", podNames(pods)),
 				fmt.Sprintf("see why with kubectl describe pods -n %s -l %s", p.IstioNamespace, p.SelectorString())))
 		}
 	}
 
 	if s.GatewayService == nil {
-		fs = append(fs, newFinding(GatewayServiceMissing, objectRef("Service", p.IstioNamespace, p.GatewayService), "",
+		fs = append(fs, NewFinding(GatewayServiceMissing, ObjectRef("Service", p.IstioNamespace, p.GatewayService), "",
 			"the Istio ingress gateway's Service was not found: the ALB has nothing to send requests to (it may have been deleted, or the gateway runs under another name or namespace)",
 			"if it was deleted, re-apply the gateway with the installer that made it (IKS's managed add-on restores istio-ingressgateway itself; istioctl install or helm upgrade for your own); if it has another name, pass --gateway-service and --istio-namespace"))
 	} else {
@@ -56,15 +56,15 @@ func checkGatewayWorkload(in *Input) []Finding {
 // serviceFronts checks that svc exposes the HTTPS port and selects gateway pods.
 func serviceFronts(in *Input, svc *corev1.Service) []Finding {
 	p := in.Params
-	obj := objectRef("Service", svc.Namespace, svc.Name)
+	obj := ObjectRef("Service", svc.Namespace, svc.Name)
 	var fs []Finding
 	if servicePort(svc, p.GatewayServicePort) == nil {
-		fs = append(fs, newFinding(ServicePortMissing, obj, "spec.ports",
+		fs = append(fs, NewFinding(ServicePortMissing, obj, "spec.ports",
 			fmt.Sprintf("the Service has no port %d (it has %s): the ALB re-encrypts to that port", p.GatewayServicePort, servicePorts(svc)),
 			"set --gateway-service-port to the gateway Service's HTTPS port"))
 	}
 	if len(in.Snapshot.GatewayPods) > 0 && len(svc.Spec.Selector) > 0 && !selectsAny(svc.Spec.Selector, in.Snapshot.GatewayPods) {
-		fs = append(fs, newFinding(ServiceSelectsNoPods, obj, "spec.selector",
+		fs = append(fs, NewFinding(ServiceSelectsNoPods, obj, "spec.selector",
 			fmt.Sprintf("the selector %s matches none of the gateway pods (%s): connections to the Service go nowhere", chain.FormatSelector(svc.Spec.Selector), podNames(in.Snapshot.GatewayPods)),
 			"make the Service select the gateway pods (for the plugin's own Service, re-run kubectl albistio ingress)"))
 	}

@@ -15,10 +15,10 @@ import (
 // namespace, and carries a class the cluster's ALB of the flavor serves.
 func checkIngress(in *Input) []Finding {
 	s, p := in.Snapshot, in.Params
-	obj := objectRef("Ingress", p.IstioNamespace, p.IngressName)
+	obj := ObjectRef("Ingress", p.IstioNamespace, p.IngressName)
 	ing := s.Ingress
 	if ing == nil {
-		return []Finding{newFinding(IngressMissing, obj, "",
+		return []Finding{NewFinding(IngressMissing, obj, "",
 			"the ALB's Ingress that re-encrypts to the gateway was not found: the ALB does not route the chain's paths",
 			fmt.Sprintf("run kubectl albistio ingress -n %s, or set --ingress-name", p.AppNamespace))}
 	}
@@ -27,7 +27,7 @@ func checkIngress(in *Input) []Finding {
 	for _, path := range p.Paths {
 		ip, field := ingressPathFor(ing, p.Host, path)
 		if ip == nil {
-			fs = append(fs, newFinding(IngressPathMissing, obj, "spec.rules",
+			fs = append(fs, NewFinding(IngressPathMissing, obj, "spec.rules",
 				fmt.Sprintf("no rule for host %s routes %s, so the ALB does not send it to the gateway", p.Host, path),
 				"re-run kubectl albistio ingress with the chain's --host and --path"))
 			continue
@@ -35,7 +35,7 @@ func checkIngress(in *Input) []Finding {
 		svc := ip.Backend.Service
 		switch {
 		case svc == nil:
-			fs = append(fs, newFinding(IngressBackendWrong, obj, field+".backend",
+			fs = append(fs, NewFinding(IngressBackendWrong, obj, field+".backend",
 				fmt.Sprintf("%s goes to a resource backend, not to the gateway Service %s/%s port %d", path, p.IstioNamespace, backend, p.GatewayServicePort),
 				"re-run kubectl albistio ingress"))
 		case svc.Name != backend || !backendPortIs(svc.Port, in):
@@ -43,7 +43,7 @@ func checkIngress(in *Input) []Finding {
 			if port == "" {
 				port = fmt.Sprint(svc.Port.Number)
 			}
-			fs = append(fs, newFinding(IngressBackendWrong, obj, field+".backend.service",
+			fs = append(fs, NewFinding(IngressBackendWrong, obj, field+".backend.service",
 				fmt.Sprintf("%s goes to Service %s port %s, not to %s port %d, the gateway's HTTPS port the ALB must re-encrypt to", path, svc.Name, port, backend, p.GatewayServicePort),
 				"re-run kubectl albistio ingress (set --gateway-service and --gateway-service-port if the gateway's differ)"))
 		}
@@ -51,12 +51,12 @@ func checkIngress(in *Input) []Finding {
 
 	switch {
 	case !tlsCovers(ing, p.Host):
-		fs = append(fs, newFinding(IngressTLSSecretMissing, obj, "spec.tls",
+		fs = append(fs, NewFinding(IngressTLSSecretMissing, obj, "spec.tls",
 			fmt.Sprintf("no spec.tls entry covers %s, so the ALB serves its default certificate for it", p.Host),
 			"re-run kubectl albistio ingress"))
 	case s.IngressTLSSecret == nil:
 		name := ingressTLSSecretName(ing, p)
-		fs = append(fs, newFinding(IngressTLSSecretMissing, obj, "spec.tls",
+		fs = append(fs, NewFinding(IngressTLSSecretMissing, obj, "spec.tls",
 			fmt.Sprintf("the TLS secret %s does not exist in the Ingress's namespace %s (an Ingress can only name secrets of its own namespace), so the ALB falls back to its default certificate", name, ing.Namespace),
 			"run kubectl albistio secrets: it copies the ALB's secret into the Istio namespace"))
 	}
@@ -155,7 +155,7 @@ func ingressClassFinding(in *Input, ing *networkingv1.Ingress, obj string) (Find
 				return Finding{}, false
 			}
 		}
-		return newFinding(IngressClassWrong, obj, field,
+		return NewFinding(IngressClassWrong, obj, field,
 			fmt.Sprintf("the Ingress names no class and no default IngressClass belongs to the %s ALB, so no ALB serves it", in.Params.Flavor), fix), true
 	}
 	for _, ic := range in.Snapshot.IngressClasses {
@@ -165,9 +165,9 @@ func ingressClassFinding(in *Input, ing *networkingv1.Ingress, obj string) (Find
 		if ic.Spec.Controller == want {
 			return Finding{}, false
 		}
-		return newFinding(IngressClassWrong, obj, field,
+		return NewFinding(IngressClassWrong, obj, field,
 			fmt.Sprintf("the class %s belongs to controller %s, not to the %s ALB (%s) whose annotations the Ingress carries", quote(name), ic.Spec.Controller, in.Params.Flavor, want), fix), true
 	}
-	return newFinding(IngressClassWrong, obj, field,
+	return NewFinding(IngressClassWrong, obj, field,
 		fmt.Sprintf("no IngressClass %s exists, so no ALB serves the Ingress", quote(name)), fix), true
 }

@@ -15,18 +15,18 @@ func checkIstioAPI(in *Input) []Finding {
 	if in.Params.GatewayAPI {
 		return nil // Gateway API mode reads no networking.istio.io object; the gateway-api rule judges its API
 	}
-	obj := objectRef("APIGroup", "", render.IstioGroup)
+	obj := ObjectRef("APIGroup", "", render.IstioGroup)
 	switch {
 	case s.IstioServed == nil:
-		return []Finding{newFinding(IstioMissing, obj, "",
+		return []Finding{NewFinding(IstioMissing, obj, "",
 			"the cluster does not serve "+render.IstioGroup+": Istio's CRDs are not installed, so there is no Gateway or VirtualService for the ALB to reach",
 			"install Istio (on IKS: ibmcloud ks cluster addon enable istio --cluster <name>), then re-run check")}
 	case s.IstioVersion == "":
-		return []Finding{newFinding(IstioTooOld, obj, "",
+		return []Finding{NewFinding(IstioTooOld, obj, "",
 			fmt.Sprintf("%s serves only %s; the plugin reads and writes v1 or v1beta1 (Istio 1.5 or later)", render.IstioGroup, strings.Join(s.IstioServed, ", ")),
 			"upgrade Istio to a supported release (IKS managed Istio ships 1.28 or later)")}
 	case s.IstioVersion != render.IstioVersions[0]:
-		return []Finding{newFinding(IstioV1NotServed, obj, "",
+		return []Finding{NewFinding(IstioV1NotServed, obj, "",
 			fmt.Sprintf("%s/v1 is not served (served: %s), so Istio is older than 1.22 and out of support; the Gateway and VirtualService were read as %s", render.IstioGroup, strings.Join(s.IstioServed, ", "), s.IstioVersion),
 			"upgrade Istio to a supported release (IKS managed Istio ships 1.28 or later)")}
 	}

@@ -23,7 +23,7 @@ func checkNames(in *Input) []Finding {
 			return
 		}
 		if err := certs.CheckCovers(kp.Leaf(), name); err != nil {
-			fs = append(fs, newFinding(CertNameNotCovered, secretRef(sec), dataField(corev1.TLSCertKey), err.Error(), fix))
+			fs = append(fs, NewFinding(CertNameNotCovered, secretRef(sec), dataField(corev1.TLSCertKey), err.Error(), fix))
 		}
 	}
 	albFix := "set --host to a name under the ALB's Ingress subdomain, which the IKS certificate covers"

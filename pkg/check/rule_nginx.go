@@ -21,11 +21,11 @@ func checkNginx(in *Input) []Finding {
 	if p.Flavor != chain.FlavorNginx || ing == nil {
 		return nil
 	}
-	obj := objectRef("Ingress", ing.Namespace, ing.Name)
+	obj := ObjectRef("Ingress", ing.Namespace, ing.Name)
 	a := ing.Annotations
 	var fs []Finding
 	add := func(code Code, key, msg, fix string) {
-		fs = append(fs, newFinding(code, obj, annotationField(key), msg, fix))
+		fs = append(fs, NewFinding(code, obj, annotationField(key), msg, fix))
 	}
 	fixIngress := "re-run kubectl albistio ingress"
 

@@ -38,14 +38,14 @@ func checkPrivateCA(in *Input) []Finding {
 		if from != "" && len(trusted) > 0 && !sameCA(trusted, ca) {
 			refused = append(refused, fmt.Sprintf("the CAs the gateway verifies client certificates with (%s), so the next client certificate cert-manager issues from it will be refused", from))
 		}
-		if albTrust := in.albTrust(); len(albTrust) > 0 && !sameCA(albTrust, ca) {
+		if albTrust := in.ALBTrust(); len(albTrust) > 0 && !sameCA(albTrust, ca) {
 			refused = append(refused, fmt.Sprintf("the CAs the ALB verifies the gateway with (%s's ca.crt), so the next gateway certificate cert-manager issues from it will be refused", secretRef(s.ClientSecret)))
 		}
 		if len(refused) == 0 {
 			return nil
 		}
 		p := in.Params
-		return []Finding{newFinding(PrivateCAUntrusted, secretRef(s.CASecret), dataField(corev1.TLSCertKey),
+		return []Finding{NewFinding(PrivateCAUntrusted, secretRef(s.CASecret), dataField(corev1.TLSCertKey),
 			fmt.Sprintf("the hop's CA %s (serial %s) is not among %s", quote(ca.Subject.String()), ca.SerialNumber.Text(16), strings.Join(refused, ", nor among ")),
 			fmt.Sprintf("delete the Secrets %s and %s: cert-manager issues both again from the CA in %s, and each then trusts the other", p.ClientSecret, p.HopServerSecret(), p.CASecret))}
 	}
@@ -57,7 +57,7 @@ func checkPrivateCA(in *Input) []Finding {
 			return nil
 		}
 	}
-	return []Finding{newFinding(PrivateCAUntrusted, secretRef(s.CASecret), dataField(corev1.TLSCertKey),
+	return []Finding{NewFinding(PrivateCAUntrusted, secretRef(s.CASecret), dataField(corev1.TLSCertKey),
 		fmt.Sprintf("the private CA %s (serial %s) is not among the CAs the gateway verifies client certificates with (%s): the next client certificate issued from it will be refused", quote(ca.Subject.String()), ca.SerialNumber.Text(16), from),
 		"re-run kubectl albistio secrets: it writes the stored CA into the gateway's -cacert")}
 }

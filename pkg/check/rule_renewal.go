@@ -33,7 +33,7 @@ func checkRenewal(in *Input) []Finding {
 			if in.certManager() {
 				also = ", while cert-manager renews the rest of the hop by itself"
 			}
-			fs = append(fs, newFinding(ALBTLSCopyUnrenewed, secretRef(sec), dataField(corev1.TLSCertKey),
+			fs = append(fs, NewFinding(ALBTLSCopyUnrenewed, secretRef(sec), dataField(corev1.TLSCertKey),
 				fmt.Sprintf("the ALB serves %s with this copy of %s, which kubectl albistio made and nothing renews; it has %s left: IKS renews its own secret, not this copy, so after IKS's next renewal the ALB keeps serving the old certificate until it expires%s",
 					p.Host, in.albRef(), days(leaf.NotAfter.Sub(in.Now)), also),
 				in.iksCopyAdvice()+"; or re-run kubectl albistio setup after each IKS renewal"))
@@ -42,7 +42,7 @@ func checkRenewal(in *Input) []Finding {
 	if in.certManager() {
 		return fs // cert-manager renews the client certificate and the CA; the cert-manager rule judges that
 	}
-	certKey, _, _ := in.clientKeys()
+	certKey, _, _ := in.ClientKeys()
 	for _, own := range []struct {
 		sec       *corev1.Secret
 		key, what string
@@ -62,7 +62,7 @@ func checkRenewal(in *Input) []Finding {
 		if sec.Annotations[chain.AnnotationIdentity] == string(chain.IdentityALBCert) {
 			how = "copies IKS's renewed ALB certificate into"
 		}
-		fs = append(fs, newFinding(RenewalDue, secretRef(sec), dataField(own.key),
+		fs = append(fs, NewFinding(RenewalDue, secretRef(sec), dataField(own.key),
 			fmt.Sprintf("%s has %s left, less than the %d days at which setup renews it; nothing renews it until kubectl albistio setup (or secrets) runs",
 				own.what, days(leaf.NotAfter.Sub(in.Now)), int(certs.RenewBefore.Hours()/24)),
 			fmt.Sprintf("run kubectl albistio setup -n %s: it %s it (use --client-identity=cert-manager where cert-manager is installed, and it renews itself)", p.AppNamespace, how)))

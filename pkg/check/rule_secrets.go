@@ -28,7 +28,7 @@ func checkSecrets(in *Input) []Finding {
 	var fs []Finding
 
 	if s.ALBSecret == nil {
-		fs = append(fs, newFinding(ALBSecretMissing, objectRef("Secret", p.ALBSecretNamespace, p.ALBSecret), "",
+		fs = append(fs, NewFinding(ALBSecretMissing, ObjectRef("Secret", p.ALBSecretNamespace, p.ALBSecret), "",
 			"the ALB's TLS secret was not found; IKS keeps it in namespace default, named after the cluster",
 			"set --alb-secret and --alb-secret-namespace to the secret ibmcloud ks cluster get --cluster <name> shows as \"Ingress Secret\""))
 	} else {
@@ -41,7 +41,7 @@ func checkSecrets(in *Input) []Finding {
 		// The hop's gateway certificate is cert-manager's; IKS's keeps
 		// serving the gateway domain to everyone else, outside the chain.
 	case s.GatewaySecret == nil:
-		fs = append(fs, newFinding(GatewaySecretMissing, objectRef("Secret", p.IstioNamespace, p.GatewaySecret), "",
+		fs = append(fs, NewFinding(GatewaySecretMissing, ObjectRef("Secret", p.IstioNamespace, p.GatewaySecret), "",
 			"the gateway's TLS secret was not found in the Istio namespace, where the gateway reads its credentialName",
 			fmt.Sprintf("register the gateway's address with ibmcloud ks nlb-dns create classic --cluster <name> --ip <gateway IP> --secret-namespace %s, or set --gateway-secret to the name ibmcloud ks nlb-dns ls shows", p.IstioNamespace)))
 	default:
@@ -66,11 +66,11 @@ func checkSecrets(in *Input) []Finding {
 			}
 		}
 	case s.ClientSecret == nil:
-		fs = append(fs, newFinding(ClientSecretMissing, objectRef("Secret", p.IstioNamespace, p.ClientSecret), "",
+		fs = append(fs, NewFinding(ClientSecretMissing, ObjectRef("Secret", p.IstioNamespace, p.ClientSecret), "",
 			"the secret the ALB presents to the gateway was not found: the ALB sends no client certificate and the MUTUAL gateway refuses it (\"certificate required\")",
 			"run kubectl albistio secrets"))
 	default:
-		c, k, t := in.clientKeys()
+		c, k, t := in.ClientKeys()
 		_, f := parsePair(s.ClientSecret, c, k, fixRerunSecrets)
 		fs = append(fs, f...)
 		_, f = parseCerts(s.ClientSecret, t, fixRerunSecrets)
@@ -81,7 +81,7 @@ func checkSecrets(in *Input) []Finding {
 
 	if !in.certManager() && usesPrivateCA(s.ClientSecret, p) {
 		if s.CASecret == nil {
-			fs = append(fs, newFinding(PrivateCASecretAbsent, objectRef("Secret", p.IstioNamespace, p.CASecret), "",
+			fs = append(fs, NewFinding(PrivateCASecretAbsent, ObjectRef("Secret", p.IstioNamespace, p.CASecret), "",
 				"the private CA that issued the ALB's client certificate is gone; the current certificate keeps working until it expires",
 				"nothing to do now: the next kubectl albistio secrets run creates a new CA and re-issues the client certificate and -cacert together"))
 		} else {
@@ -114,7 +114,7 @@ func checkCACertSecret(in *Input) []Finding {
 		if in.clientCAElsewhere() || cred == nil || hasAnyKey(cred, caKeys()) {
 			return nil // the cert-manager rule reports a missing credential
 		}
-		return []Finding{newFinding(SecretKeyMissing, secretRef(cred), dataField(caCertKey),
+		return []Finding{NewFinding(SecretKeyMissing, secretRef(cred), dataField(caCertKey),
 			fmt.Sprintf("the secret has no ca.crt (it has %s): with no %s, Istio reads the CA it verifies the ALB with from there, and without one it does not serve the listener", dataKeys(cred), in.clientCAName()),
 			in.fixCertManagerSecret(cred.Name))}
 	}
@@ -125,7 +125,7 @@ func checkCACertSecret(in *Input) []Finding {
 		if s.GatewaySecret != nil && hasAnyKey(s.GatewaySecret, caKeys()) {
 			return nil
 		}
-		return []Finding{newFinding(CACertSecretMissing, objectRef("Secret", p.IstioNamespace, p.ClientCASecret()), "",
+		return []Finding{NewFinding(CACertSecretMissing, ObjectRef("Secret", p.IstioNamespace, p.ClientCASecret()), "",
 			"the secret was not found and the gateway secret holds no ca.crt either: the MUTUAL gateway has no CA to verify the ALB with, and Istio does not serve the listener",
 			"run kubectl albistio secrets")}
 	}
@@ -135,7 +135,7 @@ func checkCACertSecret(in *Input) []Finding {
 			return f
 		}
 	}
-	return []Finding{newFinding(SecretKeyMissing, secretRef(s.CACert), dataField("ca.crt"),
+	return []Finding{NewFinding(SecretKeyMissing, secretRef(s.CACert), dataField("ca.crt"),
 		fmt.Sprintf("the secret has neither ca.crt nor cacert (it has %s): Istio reads the client CA from one of them", dataKeys(s.CACert)),
 		fix)}
 }

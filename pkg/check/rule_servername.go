@@ -18,13 +18,13 @@ func checkServerName(in *Input) []Finding {
 	if !ok {
 		return nil
 	}
-	want := in.gatewaySNI()
+	want := in.GatewaySNI()
 	fix := fmt.Sprintf("set %s to %s, the gateway domain (re-run kubectl albistio ingress)", sn.setting, want)
 	if in.certManager() {
 		fix = fmt.Sprintf("set %s to %s, the name of the hop's server certificate (re-run kubectl albistio setup)", sn.setting, want)
 	}
 	if sn.name == "" {
-		return []Finding{newFinding(ServerNameMissing, sn.object, sn.field, sn.missing, fix)}
+		return []Finding{NewFinding(ServerNameMissing, sn.object, sn.field, sn.missing, fix)}
 	}
 	if strings.EqualFold(sn.name, want) {
 		return nil
@@ -32,18 +32,18 @@ func checkServerName(in *Input) []Finding {
 	var fs []Finding
 	if gw := in.gatewayPair(); gw != nil {
 		if leaf := gw.Leaf(); certs.CheckCovers(leaf, sn.name) != nil {
-			fs = append(fs, newFinding(ServerNameNotInCert, sn.object, sn.field,
+			fs = append(fs, NewFinding(ServerNameNotInCert, sn.object, sn.field,
 				fmt.Sprintf("the ALB verifies the gateway's certificate for %s, and that certificate is valid for %s only: verification fails and the ALB answers 502", quote(sn.name), joinQuoted(leaf.DNSNames)), fix))
 		}
 	}
 	if gw := in.Snapshot.Gateway; gw != nil {
 		if server, _ := chainServer(gw, in); server != nil && !hostListed(gatewayHosts(server.GetHosts()), sn.name) {
-			fs = append(fs, newFinding(ServerNameNotOnGateway, sn.object, sn.field,
+			fs = append(fs, NewFinding(ServerNameNotOnGateway, sn.object, sn.field,
 				fmt.Sprintf("the ALB sends the SNI %s, which is not among the Gateway's hosts %s: Envoy has no filter chain for it and resets the connection", quote(sn.name), joinQuoted(server.GetHosts())), fix))
 		}
 	}
 	if hosts := in.gatewayAPIHosts(); hosts != nil && !hostListed(hosts, sn.name) {
-		fs = append(fs, newFinding(ServerNameNotOnGateway, sn.object, sn.field,
+		fs = append(fs, NewFinding(ServerNameNotOnGateway, sn.object, sn.field,
 			fmt.Sprintf("the ALB sends the SNI %s, which no HTTPS listener's hostname of the Gateway takes (%s): Envoy has no filter chain for it and resets the connection", quote(sn.name), joinQuoted(hosts)), fix))
 	}
 	return fs
@@ -82,4 +82,4 @@ func (in *Input) upstreamTLS() (flavor.UpstreamTLS, bool) {
 }
 
 // flavorRef names an object the flavor read a setting from, as findings do.
-func flavorRef(o flavor.ObjectRef) string { return objectRef(o.Kind, o.Namespace, o.Name) }
+func flavorRef(o flavor.ObjectRef) string { return ObjectRef(o.Kind, o.Namespace, o.Name) }

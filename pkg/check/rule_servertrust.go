@@ -17,11 +17,11 @@ func checkServerTrust(in *Input) []Finding {
 	s := in.Snapshot
 	cred := in.credentialSecret()
 	gw := in.gatewayPair()
-	roots := in.albTrust()
+	roots := in.ALBTrust()
 	if gw == nil || len(roots) == 0 {
 		return nil // the secrets rule reports what is missing
 	}
-	_, _, trustKey := in.clientKeys()
+	_, _, trustKey := in.ClientKeys()
 	path, err := certs.VerifyChain(gw.Chain, roots, x509.ExtKeyUsageServerAuth, "", in.Now)
 	if err != nil {
 		if presentedInvalid(err, gw.Chain) {
@@ -34,7 +34,7 @@ func checkServerTrust(in *Input) []Finding {
 		} else if _, aerr := certs.TrustAnchor(gw.Chain, in.ExtraRoots); aerr != nil {
 			fix = "re-run kubectl albistio secrets --ca-file <root certificate of the gateway's chain>: the root is not one of the bundled ISRG roots"
 		}
-		return []Finding{newFinding(ServerCertUntrusted, secretRef(s.ClientSecret), dataField(trustKey),
+		return []Finding{NewFinding(ServerCertUntrusted, secretRef(s.ClientSecret), dataField(trustKey),
 			fmt.Sprintf("the ALB verifies the gateway with the CA certificates here, and the gateway's chain (Secret %s/%s) does not verify against them, so the ALB drops the connection (502): %v", cred.Namespace, cred.Name, err),
 			fix)}
 	}
@@ -43,7 +43,7 @@ func checkServerTrust(in *Input) []Finding {
 	if !ok || depth.value >= need {
 		return nil
 	}
-	return []Finding{newFinding(VerifyDepthTooShort, depth.object, depth.field,
+	return []Finding{NewFinding(VerifyDepthTooShort, depth.object, depth.field,
 		fmt.Sprintf("%s; the gateway's chain needs %d (%d CA certificates follow the leaf, up to the root %q), so verification fails with \"certificate chain too long\" and the ALB answers 502",
 			depth.said, need, need, path[len(path)-1].Subject.CommonName),
 		fmt.Sprintf("set %s to %d (kubectl albistio ingress computes it from the gateway's chain)", depth.setting, need))}

@@ -38,9 +38,9 @@ func checkTraefikNginx(in *Input) []Finding {
 	if tc == nil {
 		return nil
 	}
-	cmRef := objectRef("ConfigMap", iksNamespace, iksDeployConfig)
+	cmRef := ObjectRef("ConfigMap", iksNamespace, iksDeployConfig)
 	if tc.Forbidden {
-		return []Finding{newFinding(TraefikNginxVersionUnknown, cmRef, "",
+		return []Finding{NewFinding(TraefikNginxVersionUnknown, cmRef, "",
 			"the cluster has an IngressClass of IKS's Traefik ALB, but check may not read this ConfigMap, so it cannot tell whether Traefik's ingress-nginx compatibility layer serves the Ingress, nor judge the annotations as Traefik reads them",
 			"grant get on ConfigMap kube-system/ibm-ingress-deploy-config, or check with a user who may read it")}
 	}
@@ -48,7 +48,7 @@ func checkTraefikNginx(in *Input) []Finding {
 	if ing == nil || len(tc.ALBs) == 0 {
 		return nil
 	}
-	obj := objectRef("Ingress", ing.Namespace, ing.Name)
+	obj := ObjectRef("Ingress", ing.Namespace, ing.Name)
 	class := ingressClassName(ing)
 	var ids []string
 	for _, alb := range tc.ALBs {
@@ -60,7 +60,7 @@ func checkTraefikNginx(in *Input) []Finding {
 			field = annotationField("kubernetes.io/ingress.class")
 		}
 		traefikClass := albVisibility(class) + "-iks-traefik"
-		return []Finding{newFinding(TraefikNginxClassIgnored, obj, field,
+		return []Finding{NewFinding(TraefikNginxClassIgnored, obj, field,
 			fmt.Sprintf("the ALBs %s run Traefik's ingress-nginx compatibility layer (%s), which serves only IngressClasses of controller %s; the Ingress names %s, so the compatibility layer ignores it (and only an ingress-nginx ALB still serving that class would carry the host)", joinQuoted(ids), cmRef, kube.TraefikController, quote(class)),
 			fmt.Sprintf("set --ingress-class=%s and re-run kubectl albistio ingress", traefikClass))}
 	}
@@ -70,7 +70,7 @@ func checkTraefikNginx(in *Input) []Finding {
 	verify := a[render.NginxProxySSLVerify]
 	stored := flavor.Stored{Ingress: ing}
 	for _, alb := range tc.ALBs {
-		dep := objectRef("Deployment", iksNamespace, alb.ID)
+		dep := ObjectRef("Deployment", iksNamespace, alb.ID)
 		v := assumedTraefik
 		if alb.Version == nil {
 			why := "was not found"
@@ -80,30 +80,30 @@ func checkTraefikNginx(in *Input) []Finding {
 			case alb.Image != "":
 				why = fmt.Sprintf("has the image %s, whose tag is not a Traefik version (3.X.X_XXXX_iks)", quote(alb.Image))
 			}
-			fs = append(fs, newFinding(TraefikNginxVersionUnknown, dep, "",
+			fs = append(fs, NewFinding(TraefikNginxVersionUnknown, dep, "",
 				fmt.Sprintf("the ALB %s serves the Ingress through Traefik's ingress-nginx compatibility layer, whose reading of proxy-ssl-verify changed between Traefik versions, but its Deployment %s: the annotations were judged as Traefik %s reads them (IKS lists Traefik ALBs 3.7.x only)", alb.ID, why, assumedTraefik),
 				"check with a user who may get the ALB's Deployment in kube-system, or confirm the ALB's version (ibmcloud ks ingress alb get --alb "+alb.ID+")"))
 		} else {
 			v = *alb.Version
-			fs = append(fs, newFinding(TraefikNginxCompat, dep, "",
+			fs = append(fs, NewFinding(TraefikNginxCompat, dep, "",
 				fmt.Sprintf("the ALB %s serves the Ingress through Traefik's ingress-nginx compatibility layer: Traefik %s (image %s); the nginx annotations were judged as that version reads them", alb.ID, v, alb.Image), ""))
 		}
 		compat := flavor.TraefikNginx{Version: v}
 		if !pastedKV(verify) && verify == "on" && !compat.UpstreamTLS(in.Params, stored).Verify.On {
-			fs = append(fs, newFinding(TraefikNginxVerifyInverted, obj, annotationField(render.NginxProxySSLVerify),
+			fs = append(fs, NewFinding(TraefikNginxVerifyInverted, obj, annotationField(render.NginxProxySSLVerify),
 				fmt.Sprintf("proxy-ssl-verify is \"on\", but Traefik %s on the ALB %s reads \"on\" as skip verification (inverted in v3.5.0–v3.6.2): the ALB accepts any certificate from whatever answers at the gateway's address", v, alb.ID),
 				"have IBM Cloud update the ALB to a current Traefik version (ibmcloud ks ingress alb update), which reads \"on\" as verify"))
 		}
 		if sec := a[render.NginxProxySSLSecret]; compat.RefusesCrossNamespace() && !pastedKV(sec) {
 			if ns, _, ok := strings.Cut(strings.TrimSpace(sec), "/"); ok && ns != "" && ns != ing.Namespace {
-				fs = append(fs, newFinding(TraefikNginxSecretCrossNS, obj, annotationField(render.NginxProxySSLSecret),
+				fs = append(fs, NewFinding(TraefikNginxSecretCrossNS, obj, annotationField(render.NginxProxySSLSecret),
 					fmt.Sprintf("proxy-ssl-secret %s is in namespace %s, not the Ingress's %s: Traefik %s on the ALB %s refuses it (\"cross-namespace proxy SSL secret not allowed\") and presents no client certificate", quote(sec), quote(ns), ing.Namespace, v, alb.ID),
 					fmt.Sprintf("set it to %q; kubectl albistio secrets writes the client secret next to the Ingress", ing.Namespace+"/"+in.Params.ClientSecret)))
 			}
 		}
 	}
 	if d, set := a[render.NginxProxySSLVerifyDepth]; set {
-		fs = append(fs, newFinding(TraefikNginxVerifyDepthIgnored, obj, annotationField(render.NginxProxySSLVerifyDepth),
+		fs = append(fs, NewFinding(TraefikNginxVerifyDepthIgnored, obj, annotationField(render.NginxProxySSLVerifyDepth),
 			fmt.Sprintf("proxy-ssl-verify-depth is %s, but Traefik's ingress-nginx provider ignores it (as it ignores proxy-ssl-ciphers and proxy-ssl-protocols): the gateway's chain is verified at any depth", quote(d)),
 			"nothing to change for the chain to work; do not rely on the depth limit behind Traefik"))
 	}
@@ -112,18 +112,18 @@ func checkTraefikNginx(in *Input) []Finding {
 	name, nameSet := a[render.NginxProxySSLName]
 	sni, sniSet := a[render.NginxProxySSLServerName]
 	switch {
-	case sn.Fallback && !strings.EqualFold(strings.TrimSpace(sn.Value), in.gatewaySNI()):
+	case sn.Fallback && !strings.EqualFold(strings.TrimSpace(sn.Value), in.GatewaySNI()):
 		// The fallback name ("on", as the plugin and the walkthrough write
 		// proxy-ssl-server-name) is not the gateway's: a certain 502.
-		fs = append(fs, newFinding(TraefikNginxServerName, obj, annotationField(render.NginxProxySSLName),
+		fs = append(fs, NewFinding(TraefikNginxServerName, obj, annotationField(render.NginxProxySSLName),
 			fmt.Sprintf("proxy-ssl-name is not set, so Traefik's ingress-nginx provider takes the value of proxy-ssl-server-name, %s, as the name it sends and verifies: the gateway has no filter chain for it (502)", quote(sn.Value)),
-			fmt.Sprintf("set proxy-ssl-name to %s (re-run kubectl albistio ingress)", in.gatewaySNI())))
+			fmt.Sprintf("set proxy-ssl-name to %s (re-run kubectl albistio ingress)", in.GatewaySNI())))
 	case sn.Fallback:
-		fs = append(fs, newFinding(TraefikNginxSNIDiffers, obj, annotationField(render.NginxProxySSLName),
+		fs = append(fs, NewFinding(TraefikNginxSNIDiffers, obj, annotationField(render.NginxProxySSLName),
 			fmt.Sprintf("proxy-ssl-name is not set, so Traefik's ingress-nginx provider takes the value of proxy-ssl-server-name, %s, the gateway's name, as the name it sends and verifies: the chain works behind Traefik, but ingress-nginx reads that value as no SNI", quote(sn.Value)),
-			fmt.Sprintf("set proxy-ssl-name to %s and proxy-ssl-server-name to \"on\" (re-run kubectl albistio ingress)", in.gatewaySNI())))
+			fmt.Sprintf("set proxy-ssl-name to %s and proxy-ssl-server-name to \"on\" (re-run kubectl albistio ingress)", in.GatewaySNI())))
 	case sniSet && sni != "on" && nameSet:
-		fs = append(fs, newFinding(TraefikNginxSNIDiffers, obj, annotationField(render.NginxProxySSLServerName),
+		fs = append(fs, NewFinding(TraefikNginxSNIDiffers, obj, annotationField(render.NginxProxySSLServerName),
 			fmt.Sprintf("proxy-ssl-server-name is %s, which ingress-nginx reads as no SNI, but Traefik's ingress-nginx provider sends proxy-ssl-name %s as SNI anyway: this Ingress behaves differently behind an ingress-nginx ALB", quote(sni), quote(name)),
 			`set it to "on" (re-run kubectl albistio ingress)`))
 	}

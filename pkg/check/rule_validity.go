@@ -40,7 +40,7 @@ func (in *Input) presentedChains() []presented {
 		}
 		return list
 	}
-	certKey, _, _ := in.clientKeys()
+	certKey, _, _ := in.ClientKeys()
 	list := []presented{
 		{s.ALBSecret, corev1.TLSCertKey, fixALBSource(in)},
 		{s.GatewaySecret, corev1.TLSCertKey, fixGatewaySource(in)},
@@ -97,14 +97,14 @@ func checkValidity(in *Input) []Finding {
 			var f Finding
 			switch {
 			case in.Now.After(c.NotAfter):
-				f = newFinding(CertExpired, secretRef(pc.secret), dataField(pc.key),
+				f = NewFinding(CertExpired, secretRef(pc.secret), dataField(pc.key),
 					fmt.Sprintf("%s expired at %s, %s ago: TLS peers refuse it", what, c.NotAfter.UTC().Format(time.RFC3339), days(in.Now.Sub(c.NotAfter))), pc.fix)
 			case in.Now.Before(c.NotBefore):
-				f = newFinding(CertNotYetValid, secretRef(pc.secret), dataField(pc.key),
+				f = NewFinding(CertNotYetValid, secretRef(pc.secret), dataField(pc.key),
 					fmt.Sprintf("%s is not valid before %s, %s from now", what, c.NotBefore.UTC().Format(time.RFC3339), days(c.NotBefore.Sub(in.Now))),
 					"check the clocks of this machine and of the issuer, or wait until the certificate is valid")
 			case c.NotAfter.Sub(in.Now) < ExpiryWarning:
-				f = newFinding(CertExpiresSoon, secretRef(pc.secret), dataField(pc.key),
+				f = NewFinding(CertExpiresSoon, secretRef(pc.secret), dataField(pc.key),
 					fmt.Sprintf("%s expires at %s, in %s", what, c.NotAfter.UTC().Format(time.RFC3339), days(c.NotAfter.Sub(in.Now))), pc.fix)
 			default:
 				continue

@@ -17,16 +17,16 @@ func checkVirtualService(in *Input) []Finding {
 	if s.IstioVersion == "" {
 		return nil // the istio-api rule reports it
 	}
-	obj := objectRef("VirtualService", p.AppNamespace, p.VirtualServiceName)
+	obj := ObjectRef("VirtualService", p.AppNamespace, p.VirtualServiceName)
 	vs := s.VirtualService
 	if vs == nil {
-		return []Finding{newFinding(VirtualServiceMissing, obj, "",
+		return []Finding{NewFinding(VirtualServiceMissing, obj, "",
 			"the VirtualService that routes the chain's paths to the service was not found: the gateway answers 404",
 			fmt.Sprintf("run kubectl albistio gateway -n %s, or set --virtualservice-name", p.AppNamespace))}
 	}
 	var fs []Finding
 	if !boundTo(vs.Spec.GetGateways(), vs.Namespace, p.IstioNamespace, p.GatewayName) {
-		fs = append(fs, newFinding(VirtualServiceUnbound, obj, "spec.gateways",
+		fs = append(fs, NewFinding(VirtualServiceUnbound, obj, "spec.gateways",
 			fmt.Sprintf("spec.gateways is %s and does not name the Gateway %s/%s, so the VirtualService does not apply to the gateway's traffic", joinQuoted(vs.Spec.GetGateways()), p.IstioNamespace, p.GatewayName),
 			fmt.Sprintf("add %q to spec.gateways (re-run kubectl albistio gateway)", p.IstioNamespace+"/"+p.GatewayName)))
 	}
@@ -37,11 +37,11 @@ func checkVirtualService(in *Input) []Finding {
 			gwHosts := gatewayHosts(server.GetHosts())
 			for i, h := range hosts {
 				// The chain's own names are the gateway rule's to report.
-				if hostMatches(h, p.Host) || hostMatches(h, in.gatewaySNI()) {
+				if hostMatches(h, p.Host) || hostMatches(h, in.GatewaySNI()) {
 					continue
 				}
 				if !intersectsAny(h, gwHosts) {
-					fs = append(fs, newFinding(VirtualServiceHostOff, obj, fmt.Sprintf("spec.hosts[%d]", i),
+					fs = append(fs, NewFinding(VirtualServiceHostOff, obj, fmt.Sprintf("spec.hosts[%d]", i),
 						fmt.Sprintf("the host %s is not among the Gateway's hosts %s, so Istio ignores it on that gateway (istioctl analyze: IST0132)", quote(h), joinQuoted(server.GetHosts())),
 						"add the host to the Gateway, or remove it from the VirtualService"))
 				}
@@ -49,7 +49,7 @@ func checkVirtualService(in *Input) []Finding {
 		}
 	}
 	if p.Host != "" && !hostListed(hosts, p.Host) {
-		fs = append(fs, newFinding(HostNotOnVirtualSvc, obj, "spec.hosts",
+		fs = append(fs, NewFinding(HostNotOnVirtualSvc, obj, "spec.hosts",
 			fmt.Sprintf("the hosts %s do not include %s, the Host header the ALB forwards: requests get 404", joinQuoted(hosts), p.Host),
 			"add --host to the VirtualService's hosts (re-run kubectl albistio gateway)"))
 	}
@@ -58,7 +58,7 @@ func checkVirtualService(in *Input) []Finding {
 	for _, path := range p.Paths {
 		route, i := routeFor(vs.Spec.GetHttp(), path)
 		if route == nil {
-			fs = append(fs, newFinding(PathNotRouted, obj, "spec.http",
+			fs = append(fs, NewFinding(PathNotRouted, obj, "spec.http",
 				fmt.Sprintf("no HTTP route matches %s: the gateway answers 404 for it", path),
 				"add a route with a uri prefix match for the path (re-run kubectl albistio gateway with --path)"))
 			continue
@@ -82,23 +82,23 @@ func checkDestination(in *Input, obj, field string, d *istionet.Destination) []F
 		return nil
 	}
 	if !namesService(d.GetHost(), p.Service, p.AppNamespace) {
-		return []Finding{newFinding(DestinationNotService, obj, field+".host",
+		return []Finding{NewFinding(DestinationNotService, obj, field+".host",
 			fmt.Sprintf("the route sends the chain's path to %s, not to --service %s.%s, so check did not verify that destination", quote(d.GetHost()), p.Service, p.AppNamespace),
 			"pass --service and -n for the service the chain routes to, or fix the destination")}
 	}
 	if s.AppService == nil {
-		return []Finding{newFinding(DestinationMissing, obj, field+".host",
+		return []Finding{NewFinding(DestinationMissing, obj, field+".host",
 			fmt.Sprintf("the Service %s/%s the route sends to does not exist: the gateway answers 503", p.AppNamespace, p.Service),
 			"deploy the service, or set --service and -n to it")}
 	}
 	port := d.GetPort().GetNumber()
 	switch {
 	case port != 0 && servicePort(s.AppService, int32(port)) == nil:
-		return []Finding{newFinding(DestinationPortMissing, obj, field+".port.number",
+		return []Finding{NewFinding(DestinationPortMissing, obj, field+".port.number",
 			fmt.Sprintf("the route sends to port %d, which Service %s/%s does not have (it has %s): the gateway answers 503", port, p.AppNamespace, p.Service, servicePorts(s.AppService)),
 			"set --port to one of the Service's ports (re-run kubectl albistio gateway)")}
 	case port == 0 && len(s.AppService.Spec.Ports) > 1:
-		return []Finding{newFinding(DestinationPortMissing, obj, field+".port",
+		return []Finding{NewFinding(DestinationPortMissing, obj, field+".port",
 			fmt.Sprintf("the route names no port, and Service %s/%s has several (%s): Istio cannot pick one", p.AppNamespace, p.Service, servicePorts(s.AppService)),
 			"set the destination port (re-run kubectl albistio gateway with --port)")}
 	}

@@ -40,7 +40,7 @@ func TestParseSuppression(t *testing.T) {
 }
 
 func TestSuppressionMatches(t *testing.T) {
-	f := newFinding(CopyUnannotated, "Secret istio-system/alb-certs", "metadata.annotations", "m", "f")
+	f := NewFinding(CopyUnannotated, "Secret istio-system/alb-certs", "metadata.annotations", "m", "f")
 	for _, tc := range []struct {
 		suppress string
 		want     bool

@@ -130,7 +130,7 @@ func TestFindingsQuoteClusterValues(t *testing.T) {
 // YAML alike, and the YAML writer does not fail on it.
 func TestReportEscapesControls(t *testing.T) {
 	raw := "\x1b]0;pwned\x07 \x1b[2J \u009b31m \u202e \x00 \x7f \r"
-	f := newFinding(SecretUnparsable, "Secret default/x"+raw, "data["+raw+"]", "bad data: "+raw, "fix "+raw)
+	f := NewFinding(SecretUnparsable, "Secret default/x"+raw, "data["+raw+"]", "bad data: "+raw, "fix "+raw)
 	r := NewReport([]Finding{f})
 	for _, format := range []string{FormatText, FormatJSON, FormatYAML} {
 		for _, color := range []bool{false, true} {
@@ -158,7 +158,7 @@ func TestReportEscapesControls(t *testing.T) {
 	// A newline in a finding would start a line that reads as a finding of
 	// its own.
 	var text bytes.Buffer
-	forged := newFinding(SecretUnparsable, "Secret default/x", "", "bad\nERROR   ALB0101 Secret default/y: forged", "fix")
+	forged := NewFinding(SecretUnparsable, "Secret default/x", "", "bad\nERROR   ALB0101 Secret default/y: forged", "fix")
 	if err := NewReport([]Finding{forged}).Write(&text, FormatText, false); err != nil {
 		t.Fatal(err)
 	}

@@ -361,7 +361,7 @@ func toUnstructured(t *testing.T, obj any) *unstructured.Unstructured {
 
 // key names an object the way findings and fixture targets do.
 func key(u *unstructured.Unstructured) string {
-	return objectRef(u.GetKind(), u.GetNamespace(), u.GetName())
+	return ObjectRef(u.GetKind(), u.GetNamespace(), u.GetName())
 }
 
 // find returns the world's object named target ("Kind namespace/name").

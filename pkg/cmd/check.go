@@ -22,6 +22,7 @@ import (
 	"github.com/albistio/kubectl-albistio/pkg/check"
 	"github.com/albistio/kubectl-albistio/pkg/fleet"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/probe"
 )
 
 // CheckOptions are the options of `kubectl albistio check`.
@@ -52,7 +53,7 @@ type CheckOptions struct {
 	now             func() time.Time
 	// api and portForward reach the cluster; tests replace them.
 	api         check.API
-	portForward func(ctx context.Context, namespace, pod string, port int) (string, func(), error)
+	portForward probe.PortForwarder
 	// fleet is the state of -A and --contexts runs.
 	fleet fleetState
 }
@@ -445,14 +446,11 @@ func worstError(errs []error) error {
 	return worst
 }
 
-// portForwarder opens a port-forward to a gateway pod (kube.PortForward).
-type portForwarder func(ctx context.Context, namespace, pod string, port int) (string, func(), error)
-
 // evaluate checks the chain p describes through api: it reads the chain,
 // applies the rules, probes if asked (through portForward for
 // --port-forward), and returns the report to print (nil when nothing could
 // be read) with findingsError's verdict, or the read's error.
-func (o *CheckOptions) evaluate(ctx context.Context, api check.API, p *chain.Params, portForward portForwarder) (*check.Report, error) {
+func (o *CheckOptions) evaluate(ctx context.Context, api check.API, p *chain.Params, portForward probe.PortForwarder) (*check.Report, error) {
 	snap, err := check.Read(ctx, api, p)
 	if err != nil {
 		return nil, err
@@ -499,34 +497,6 @@ func (o *CheckOptions) probe(ctx context.Context, in *check.Input) []check.Findi
 // probeWith is probe for the chain in describes, port-forwarding (when
 // --port-forward asks) through portForward: with --contexts each context
 // forwards through its own API server.
-func (o *CheckOptions) probeWith(ctx context.Context, in *check.Input, portForward portForwarder) []check.Finding {
-	m, notRun := check.NewProbeMaterial(in)
-	if notRun != nil {
-		return []check.Finding{*notRun}
-	}
-	ctx, cancel := context.WithTimeout(ctx, o.ProbeTimeout)
-	defer cancel()
-	p := in.Params
-	var target check.ProbeTarget
-	switch {
-	case o.ProbeAddress != "":
-		target = check.AddressTarget(in, o.ProbeAddress)
-	case o.PortForward:
-		pod, port, err := check.PortForwardTarget(in)
-		if err != nil {
-			return []check.Finding{check.NotRun(fmt.Sprintf("Service %s/%s", p.IstioNamespace, p.GatewayService), err)}
-		}
-		addr, stop, err := portForward(ctx, p.IstioNamespace, pod, port)
-		if err != nil {
-			return []check.Finding{check.NotRun(check.PortForwardObject(in, pod), err)}
-		}
-		defer stop()
-		target = check.ProbeTarget{Address: addr, Object: check.PortForwardObject(in, pod), Via: fmt.Sprintf("port-forward to pod %s port %d", pod, port)}
-	default:
-		var err error
-		if target, err = check.LoadBalancerTarget(in); err != nil {
-			return []check.Finding{check.NotRun(fmt.Sprintf("Service %s/%s", p.IstioNamespace, p.GatewayService), err)}
-		}
-	}
-	return check.Probe(ctx, target, m)
+func (o *CheckOptions) probeWith(ctx context.Context, in *check.Input, portForward probe.PortForwarder) []check.Finding {
+	return probe.Run(ctx, in, probe.Options{Address: o.ProbeAddress, PortForward: o.PortForward, Timeout: o.ProbeTimeout}, portForward)
 }

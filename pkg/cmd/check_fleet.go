@@ -19,6 +19,7 @@ import (
 	"github.com/albistio/kubectl-albistio/pkg/check"
 	"github.com/albistio/kubectl-albistio/pkg/fleet"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/probe"
 )
 
 // check -A, --contexts and --all-contexts: the flags are wired here, the
@@ -45,7 +46,7 @@ type fleetState struct {
 	configs map[string]*contextConfig
 	// clientsFor builds a context's API, its port-forwarder and its
 	// Identity (tests replace it).
-	clientsFor func(context string) (check.API, portForwarder, string, error)
+	clientsFor func(context string) (check.API, probe.PortForwarder, string, error)
 	// memos share reads between contexts of one Identity.
 	memos fleet.Memos
 }
@@ -305,7 +306,7 @@ func (c *contextConfig) ToRESTMapper() (meta.RESTMapper, error) {
 
 // contextClients builds a context's API clients, port-forwarder and
 // Identity.
-func (o *CheckOptions) contextClients(name string) (check.API, portForwarder, string, error) {
+func (o *CheckOptions) contextClients(name string) (check.API, probe.PortForwarder, string, error) {
 	cc := o.fleet.configs[name]
 	cfg, err := cc.ToRESTConfig()
 	if err != nil {
@@ -383,7 +384,7 @@ func (o *CheckOptions) checkContext(ctx context.Context, name string) fleet.Cont
 }
 
 // chainCheck is evaluate as fleet's CheckFunc.
-func (o *CheckOptions) chainCheck(pf portForwarder) fleet.CheckFunc {
+func (o *CheckOptions) chainCheck(pf probe.PortForwarder) fleet.CheckFunc {
 	return func(ctx context.Context, api check.API, p *chain.Params) (*check.Report, error) {
 		return o.evaluate(ctx, api, p, pf)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/albistio/kubectl-albistio/pkg/check"
 	"github.com/albistio/kubectl-albistio/pkg/kube"
+	"github.com/albistio/kubectl-albistio/pkg/probe"
 )
 
 // fleetKubeconfig is a kubeconfig with contexts a, b and c (each its own
@@ -93,7 +94,7 @@ func newFleetOptions(t *testing.T, out *bytes.Buffer, api func(string) (check.AP
 	o.Getenv = func(string) string { return "" }
 	o.Flags.ALBDomain, o.Flags.ALBSecret = "mycluster-a1b2c3-0000.jp-tok.containers.appdomain.cloud", "mycluster-a1b2c3-0000"
 	o.Flags.GatewayDomain, o.Flags.GatewaySecret = "mycluster-a1b2c3-0001.jp-tok.containers.appdomain.cloud", "mycluster-a1b2c3-0001"
-	o.fleet.clientsFor = func(name string) (check.API, portForwarder, string, error) {
+	o.fleet.clientsFor = func(name string) (check.API, probe.PortForwarder, string, error) {
 		a, err := api(name)
 		return a, nil, "", err
 	}

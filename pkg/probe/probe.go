@@ -1,4 +1,15 @@
-package check
+// Package probe makes the handshake and the request the ALB makes to the
+// Istio ingress gateway, live, and reports what the gateway answered as
+// check findings (the 08xx codes of check's catalog).
+//
+// Package check judges the chain from what the API server holds, without
+// touching the network; this package is the one that connects: Run picks
+// where the gateway is reached (--probe-address, a port-forward to a
+// gateway pod, or the gateway Service's LoadBalancer address), NewMaterial
+// takes the ALB's client identity and trust from the snapshot check read,
+// and Handshake performs the mutual-TLS handshake and the HTTPS request and
+// explains a failure in the ALB's terms.
+package probe
 
 import (
 	"bufio"
@@ -15,12 +26,13 @@ import (
 	"syscall"
 
 	"github.com/albistio/kubectl-albistio/pkg/certs"
+	"github.com/albistio/kubectl-albistio/pkg/check"
 )
 
-// ProbeMaterial is what the ALB presents to the gateway and what it trusts,
+// Material is what the ALB presents to the gateway and what it trusts,
 // read from the cluster and held in memory only: the private key is never
 // written anywhere.
-type ProbeMaterial struct {
+type Material struct {
 	// ClientCert is the ALB's client certificate chain and key.
 	ClientCert tls.Certificate
 	// ClientChain is ClientCert's chain, parsed, to explain rejections.
@@ -33,8 +45,8 @@ type ProbeMaterial struct {
 	Host, Path string
 }
 
-// ProbeTarget is where the probe connects and what that address stands for.
-type ProbeTarget struct {
+// Target is where the probe connects and what that address stands for.
+type Target struct {
 	// Address is host:port.
 	Address string
 	// Object is the gateway object the address belongs to, for findings.
@@ -43,16 +55,17 @@ type ProbeTarget struct {
 	Via string
 }
 
-// Probe performs the mutual-TLS handshake the ALB makes with the gateway at
-// target (SNI and verified name m.ServerName, client certificate
+// Handshake performs the mutual-TLS handshake the ALB makes with the
+// gateway at target (SNI and verified name m.ServerName, client certificate
 // m.ClientCert, trust m.Roots), then sends GET m.Path with Host m.Host, and
-// reports what happened as 08xx findings. The context bounds the whole probe.
-func Probe(ctx context.Context, target ProbeTarget, m *ProbeMaterial) []Finding {
+// reports what happened as 08xx findings. The context bounds the whole
+// probe.
+func Handshake(ctx context.Context, target Target, m *Material) []check.Finding {
 	where := fmt.Sprintf("%s (%s)", target.Address, target.Via)
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", target.Address)
 	if err != nil {
-		return []Finding{newFinding(ProbeConnectFailed, target.Object, "",
+		return []check.Finding{check.NewFinding(check.ProbeConnectFailed, target.Object, "",
 			fmt.Sprintf("cannot connect to %s: %v", where, err),
 			"check that the gateway's address is reachable from here (firewalls, the LoadBalancer's state); --port-forward reaches a gateway pod through the API server instead")}
 	}
@@ -76,12 +89,12 @@ func Probe(ctx context.Context, target ProbeTarget, m *ProbeMaterial) []Finding 
 		NextProtos:           []string{"http/1.1"},
 	})
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return []Finding{handshakeFinding(err, target, where, m)}
+		return []check.Finding{handshakeFinding(err, target, where, m)}
 	}
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+m.Host+m.Path, nil)
 	if err != nil {
-		return []Finding{newFinding(ProbeNotRun, target.Object, "", fmt.Sprintf("cannot build the request for host %q and path %q: %v", m.Host, m.Path, err), "check --host and --path")}
+		return []check.Finding{check.NewFinding(check.ProbeNotRun, target.Object, "", fmt.Sprintf("cannot build the request for host %q and path %q: %v", m.Host, m.Path, err), "check --host and --path")}
 	}
 	req.Header.Set("User-Agent", "kubectl-albistio-check")
 	req.Close = true
@@ -89,16 +102,16 @@ func Probe(ctx context.Context, target ProbeTarget, m *ProbeMaterial) []Finding 
 	// judged the client certificate: a rejection arrives as an alert on
 	// the first read, so it is classified like a handshake failure.
 	if err := req.Write(tc); err != nil {
-		return []Finding{afterHandshake(err, target, where, m)}
+		return []check.Finding{afterHandshake(err, target, where, m)}
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(tc), req)
 	if err != nil {
-		return []Finding{afterHandshake(err, target, where, m)}
+		return []check.Finding{afterHandshake(err, target, where, m)}
 	}
 	defer resp.Body.Close()
 
 	state := tc.ConnectionState()
-	fs := []Finding{newFinding(ProbeHandshakeOK, target.Object, "",
+	fs := []check.Finding{check.NewFinding(check.ProbeHandshakeOK, target.Object, "",
 		fmt.Sprintf("mutual TLS with %s completed: %s, SNI %q, the gateway presented %s and accepted the ALB's client certificate %q",
 			where, tls.VersionName(state.Version), m.ServerName, describeLeaf(state.PeerCertificates), leafName(m.ClientChain)), "")}
 	return append(fs, responseFinding(resp, target, m))
@@ -106,46 +119,46 @@ func Probe(ctx context.Context, target ProbeTarget, m *ProbeMaterial) []Finding 
 
 // afterHandshake classifies an error on the first write or read: an alert
 // there is the gateway's verdict on the client certificate (TLS 1.3).
-func afterHandshake(err error, target ProbeTarget, where string, m *ProbeMaterial) Finding {
+func afterHandshake(err error, target Target, where string, m *Material) check.Finding {
 	if _, ok := remoteAlert(err); ok || isClosed(err) {
 		return handshakeFinding(err, target, where, m)
 	}
-	return newFinding(ProbeHTTPServerError, target.Object, "",
+	return check.NewFinding(check.ProbeHTTPServerError, target.Object, "",
 		fmt.Sprintf("the handshake with %s completed but no HTTP response came back for GET %s (Host %s): %v", where, m.Path, m.Host, err),
 		"look at the gateway's logs (kubectl logs -n <istio namespace> -l <gateway selector>)")
 }
 
 // handshakeFinding explains a failed handshake.
-func handshakeFinding(err error, target ProbeTarget, where string, m *ProbeMaterial) Finding {
+func handshakeFinding(err error, target Target, where string, m *Material) check.Finding {
 	if code, ok := remoteAlert(err); ok {
 		name := alertName(err)
 		if isCertificateAlert(code) {
 			if culprit := withoutClientAuth(m.ClientChain); culprit != nil {
 				ue := &certs.UsageError{Usage: x509.ExtKeyUsageClientAuth, Leaf: leafOf(m.ClientChain), Cert: culprit}
-				return newFinding(ProbeClientNoAuthEKU, target.Object, "",
+				return check.NewFinding(check.ProbeClientNoAuthEKU, target.Object, "",
 					fmt.Sprintf("%s answered the handshake with the TLS alert %q: it refused the ALB's client certificate, because %v", where, name, ue),
 					"run kubectl albistio secrets --client-identity=private-ca (auto does the same), then probe again")
 			}
-			return newFinding(ProbeClientRejected, target.Object, "",
+			return check.NewFinding(check.ProbeClientRejected, target.Object, "",
 				fmt.Sprintf("%s answered the handshake with the TLS alert %q: it refused the ALB's client certificate %q%s", where, name, leafName(m.ClientChain), alertHint(code)),
 				"re-run kubectl albistio secrets so that the client certificate and the gateway's -cacert match, then run check without --probe for the cause")
 		}
-		return newFinding(ProbeHandshakeFailed, target.Object, "",
+		return check.NewFinding(check.ProbeHandshakeFailed, target.Object, "",
 			fmt.Sprintf("%s aborted the handshake with the TLS alert %q: usually the SNI %q matches none of the Gateway's hosts, or the gateway has no certificate for it (its credentialName secret is missing)", where, name, m.ServerName),
 			"check the Gateway's hosts and credentialName (run check without --probe)")
 	}
 	var cve *tls.CertificateVerificationError
 	if errors.As(err, &cve) {
-		return newFinding(ProbeServerUntrusted, target.Object, "",
+		return check.NewFinding(check.ProbeServerUntrusted, target.Object, "",
 			fmt.Sprintf("%s presented %s, which does not verify against the ALB's ca.crt for %q: %v", where, describeLeaf(cve.UnverifiedCertificates), m.ServerName, cve.Err),
 			"re-run kubectl albistio secrets (it writes the gateway's root into ca.crt); if the certificate is not the gateway's, the address is not the gateway")
 	}
 	if isClosed(err) {
-		return newFinding(ProbeHandshakeFailed, target.Object, "",
+		return check.NewFinding(check.ProbeHandshakeFailed, target.Object, "",
 			fmt.Sprintf("%s closed the connection during the handshake without a TLS alert; Envoy does that when no filter chain matches the SNI %q (the Gateway's hosts) or when the listener has no certificate (credentialName or -cacert secret missing): %v", where, m.ServerName, err),
 			"run check without --probe: it names which of these it is")
 	}
-	return newFinding(ProbeHandshakeFailed, target.Object, "",
+	return check.NewFinding(check.ProbeHandshakeFailed, target.Object, "",
 		fmt.Sprintf("the handshake with %s failed: %v", where, err),
 		"run check without --probe for the static cause; raise --probe-timeout if the gateway is slow")
 }
@@ -153,25 +166,25 @@ func handshakeFinding(err error, target ProbeTarget, where string, m *ProbeMater
 // responseFinding judges the gateway's answer. Envoy adds
 // x-envoy-upstream-service-time when the service answered, which tells the
 // gateway's own 404 and 503 (no route, no upstream) from the app's.
-func responseFinding(resp *http.Response, target ProbeTarget, m *ProbeMaterial) Finding {
+func responseFinding(resp *http.Response, target Target, m *Material) check.Finding {
 	req := fmt.Sprintf("GET %s (Host %s)", m.Path, m.Host)
 	fromService := resp.Header.Get("x-envoy-upstream-service-time") != ""
 	switch {
 	case fromService:
-		return newFinding(ProbeHTTPOK, target.Object, "",
+		return check.NewFinding(check.ProbeHTTPOK, target.Object, "",
 			fmt.Sprintf("%s reached the service through the gateway, which answered %s", req, resp.Status), "")
 	case resp.StatusCode < 400:
-		return newFinding(ProbeHTTPOK, target.Object, "", fmt.Sprintf("%s was answered %s", req, resp.Status), "")
+		return check.NewFinding(check.ProbeHTTPOK, target.Object, "", fmt.Sprintf("%s was answered %s", req, resp.Status), "")
 	case resp.StatusCode < 500:
 		hint := ""
 		if resp.StatusCode == http.StatusNotFound {
 			hint = ": the gateway has no route for this host and path"
 		}
-		return newFinding(ProbeHTTPClientError, target.Object, "",
+		return check.NewFinding(check.ProbeHTTPClientError, target.Object, "",
 			fmt.Sprintf("%s was answered %s by the gateway%s", req, resp.Status, hint),
 			"check the VirtualService's hosts, gateways and paths (run check without --probe)")
 	}
-	return newFinding(ProbeHTTPServerError, target.Object, "",
+	return check.NewFinding(check.ProbeHTTPServerError, target.Object, "",
 		fmt.Sprintf("%s was answered %s by the gateway, not by the service: it found no healthy upstream, or could not reach it over the mesh's mutual TLS", req, resp.Status),
 		"check that the service runs with a sidecar and its pods are ready (kubectl get pods -n <app namespace>)")
 }
