@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"strings"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,9 +20,9 @@ import (
 // chains through one Memo costs the hop's requests once plus each chain's
 // own. Concurrent askers of one question wait for the request in flight.
 //
-// Every object a LIST brings is also remembered by name, so a later GET of
-// it (check reading the Ingress or the Gateway that discovery listed) is
-// answered without a request. Absence is never inferred from a LIST: a
+// Every object an unstructured LIST brings is also remembered by name, so a
+// later GET of it (check reading the Ingress or the Gateway that discovery
+// listed) is answered without a request. Absence is never inferred from a LIST: a
 // label-selected LIST does not show unlabelled objects.
 //
 // A Memo is a check.RawAPI too: an answer is kept in the form its first
@@ -179,14 +177,16 @@ func (m *Memo) Get(ctx context.Context, gvr schema.GroupVersionResource, namespa
 	return u, err
 }
 
-// listCall is the LIST's answer, fetched raw when raw asks and the API can;
-// the objects it brings are remembered by name.
+// listCall is the LIST's answer, fetched raw when raw asks and the API can.
+// The objects of an unstructured LIST (discovery's) are remembered by name;
+// a raw LIST's are not: finding their names would mean decoding every item
+// once more, and its one asker, check's reader, takes what it listed from
+// the list itself (the plugin's secrets, the gateway pods, the
+// IngressClasses) and never GETs it.
 func (m *Memo) listCall(ctx context.Context, gvr schema.GroupVersionResource, namespace, labelSelector string, raw bool) (*memoCall, error) {
 	c, err := m.do(ctx, "list|"+objectKey(gvr, namespace, labelSelector), func(c *memoCall) {
 		if ra, ok := m.api.(check.RawAPI); ok && raw {
-			if c.list, c.err = ra.ListRaw(ctx, gvr, namespace, labelSelector); c.err == nil {
-				c.err = m.rememberRawItems(gvr, c.list)
-			}
+			c.list, c.err = ra.ListRaw(ctx, gvr, namespace, labelSelector)
 			return
 		}
 		c.items, c.err = m.api.List(ctx, gvr, namespace, labelSelector)
@@ -207,41 +207,6 @@ func (m *Memo) listCall(ctx context.Context, gvr schema.GroupVersionResource, na
 		return nil, c.err
 	}
 	return c, nil
-}
-
-// rememberRawItems remembers by name each item of a LIST's JSON.
-func (m *Memo) rememberRawItems(gvr schema.GroupVersionResource, list []byte) error {
-	var l struct {
-		APIVersion string            `json:"apiVersion"`
-		Kind       string            `json:"kind"`
-		Items      []json.RawMessage `json:"items"`
-	}
-	if err := json.Unmarshal(list, &l); err != nil {
-		return fmt.Errorf("the API server's list of %s is malformed: %w", gvr.Resource, err)
-	}
-	// The server sends the items without apiVersion and kind, which a GET
-	// of one would carry: they are put in front, where the item's own
-	// (a later key wins in JSON decoding) still overrides them.
-	typeMeta, err := json.Marshal(map[string]string{"apiVersion": l.APIVersion, "kind": strings.TrimSuffix(l.Kind, "List")})
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, item := range l.Items {
-		var head struct {
-			Metadata struct{ Namespace, Name string } `json:"metadata"`
-		}
-		if json.Unmarshal(item, &head) != nil || head.Metadata.Name == "" {
-			continue
-		}
-		// A named item is a non-empty JSON object: "{...}" becomes
-		// "{"apiVersion":...,"kind":..., ...}".
-		body := bytes.TrimSpace(item)
-		obj := append(append(bytes.Clone(typeMeta[:len(typeMeta)-1]), ','), body[1:]...)
-		m.objects[objectKey(gvr, head.Metadata.Namespace, head.Metadata.Name)] = memoObject{raw: obj}
-	}
-	return nil
 }
 
 // List is check.API's List, once per resource, namespace and selector.
