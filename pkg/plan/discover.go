@@ -557,11 +557,11 @@ func (l lookup) Service(namespace, name string) (*corev1.Service, error) {
 	if err != nil || u == nil {
 		return nil, err
 	}
-	svc := &corev1.Service{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, svc); err != nil {
-		return nil, fmt.Errorf("Service %s/%s is malformed: %w", namespace, name, err)
+	svcs, err := convertAll[corev1.Service]([]unstructured.Unstructured{*u})
+	if err != nil {
+		return nil, err
 	}
-	return svc, nil
+	return &svcs[0], nil
 }
 
 // gateway takes the hop's Gateway: its name, credential, selector, port,

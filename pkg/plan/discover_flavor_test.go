@@ -62,13 +62,11 @@ func traefikByHand(ns string, certificatesSecrets []any) []*unstructured.Unstruc
 
 func foundIn(t *testing.T, found []Found, ingress string) Found {
 	t.Helper()
-	for _, f := range found {
-		if f.Ingress == ingress {
-			return f
-		}
+	i := slices.IndexFunc(found, func(f Found) bool { return f.Ingress == ingress })
+	if i < 0 {
+		t.Fatalf("no chain of Ingress %s found among %d", ingress, len(found))
 	}
-	t.Fatalf("no chain of Ingress %s found among %d", ingress, len(found))
-	return Found{}
+	return found[i]
 }
 
 // TestDiscoverEachFlavorsALBSide: an unlabelled chain of each flavor is
