@@ -2,6 +2,7 @@ package chain
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -317,7 +318,7 @@ func (p *Params) validate() ParamErrors {
 		objectName("--ingress-class", p.IngressClass)
 	}
 	if len(p.Flavors) > 0 {
-		if !(len(p.Flavors) == 2 && p.Flavors[0] == FlavorNginx && p.Flavors[1] == FlavorTraefik) {
+		if !slices.Equal(p.Flavors, ALBPair()) {
 			errs.add("--alb-flavor", joinFlavors(p.Flavors), "lists ALBs that cannot serve one chain together: the pair is nginx,traefik (IKS's two ALBs during its move to Traefik)")
 		} else {
 			if p.IngressClass != "" {

@@ -336,11 +336,17 @@ func (p *Params) ALBFlavors() []Flavor {
 	return []Flavor{p.Flavor}
 }
 
+// ALBPair are the flavors of IKS's two ALBs while it moves to Traefik, the
+// only ALBs that serve one chain together; the first is the Flavor of a
+// chain on both.
+func ALBPair() []Flavor { return []Flavor{FlavorNginx, FlavorTraefik} }
+
 // OnBothALBs puts the chain on both of IKS's ALBs at once, on the
 // IngressClasses the cluster shows for them: while IKS moves to Traefik a
 // request for the host may reach either (ForFlavor gives each one's side).
 func (p *Params) OnBothALBs(classes map[Flavor]string) {
-	p.Flavor, p.Flavors, p.FlavorClasses = FlavorNginx, []Flavor{FlavorNginx, FlavorTraefik}, classes
+	p.Flavors, p.FlavorClasses = ALBPair(), classes
+	p.Flavor = p.Flavors[0]
 }
 
 // ServesFlavor says whether an ALB of flavor f serves the chain.

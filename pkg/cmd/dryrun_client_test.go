@@ -53,3 +53,17 @@ func TestPrintClientDryRunResults(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
 	}
 }
+
+// ingress --dry-run=client without --alb-flavor reads no IngressClass: it
+// writes the default flavor's Ingress (ingress-nginx's annotations, no
+// Traefik transport).
+func TestClientDryRunIngressIsTheDefaultFlavors(t *testing.T) {
+	isolate(t)
+	code, out, errOut := run(t, append([]string{"ingress", "--dry-run=client", "-o", "yaml"}, chainArgs...)...)
+	if code != 0 {
+		t.Fatalf("ingress --dry-run=client: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "nginx.ingress.kubernetes.io/proxy-ssl-secret:") || strings.Contains(out, "ServersTransport") {
+		t.Errorf("want ingress-nginx's Ingress, got:\n%s", out)
+	}
+}

@@ -102,7 +102,7 @@ func (o *IngressOptions) resolve(ctx context.Context) error {
 	o.backend = render.DefaultBackend(o.Params)
 	if o.DryRun == apply.DryRunClient {
 		if o.Params.Flavor == chain.FlavorAuto {
-			o.Params.Flavor = chain.FlavorNginx
+			o.Params.Flavor = flavor.Default().Name()
 		}
 		return nil
 	}

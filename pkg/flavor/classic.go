@@ -55,6 +55,19 @@ func (classic) Notice() string {
 // ssl-secret=<secret> ...; ssl-service=...") and returns the entry of
 // service.
 func ClassicEntry(annotation, service string) (map[string]string, bool) {
+	for _, fields := range classicEntries(annotation) {
+		if fields["ssl-service"] == service {
+			return fields, true
+		}
+	}
+	return nil, false
+}
+
+// classicEntries are the ";"-separated entries of an ssl-services
+// annotation, each its "key=value" tokens (a token without '=' is
+// skipped); an empty entry is an empty map.
+func classicEntries(annotation string) []map[string]string {
+	var entries []map[string]string
 	for _, entry := range strings.Split(annotation, ";") {
 		fields := map[string]string{}
 		for _, tok := range strings.Fields(entry) {
@@ -62,11 +75,60 @@ func ClassicEntry(annotation, service string) (map[string]string, bool) {
 				fields[k] = v
 			}
 		}
+		entries = append(entries, fields)
+	}
+	return entries
+}
+
+// classicDiscoveredEntry is the ssl-services entry discovery reads for
+// service. Unlike the legacy image (ClassicEntry), which re-encrypts only
+// to the Service its entry names, discovery falls back to the first
+// non-empty entry, so that an Ingress whose entry names the Service
+// otherwise still gives the client secret and the gateway's name; empty
+// when the annotation has no entry.
+func classicDiscoveredEntry(annotation, service string) map[string]string {
+	var first map[string]string
+	for _, fields := range classicEntries(annotation) {
+		if len(fields) == 0 {
+			continue
+		}
 		if fields["ssl-service"] == service {
-			return fields, true
+			return fields
+		}
+		if first == nil {
+			first = fields
 		}
 	}
-	return nil, false
+	if first == nil {
+		return map[string]string{}
+	}
+	return first
+}
+
+// Discover: the client secret is the entry's ssl-secret and the gateway's
+// name its proxy-ssl-name; the gateway Service is the one the Ingress
+// routes to.
+func (classic) Discover(r Route, _ Lookup) (Discovered, error) {
+	entry := classicDiscoveredEntry(r.Ingress.Annotations[ClassicSSLServices], r.Service)
+	d := Discovered{GatewayService: r.Service, SNI: entry["proxy-ssl-name"]}
+	if s := entry["ssl-secret"]; s != "" {
+		d.ClientSecret, d.SecretNamed = s, true
+	}
+	return d, nil
+}
+
+// ReachedGateway: the Ingress routes to a gateway Service that its
+// ssl-services has an entry for (here strictly, as the legacy image reads
+// it: an entry for another Service re-encrypts nothing to this one).
+func (classic) ReachedGateway(r Route, gateways []GatewayService, _ Lookup) (string, error) {
+	v := r.Ingress.Annotations[ClassicSSLServices]
+	if v == "" || r.Service == "" || !namedGateway(gateways, r.Service) {
+		return "", nil
+	}
+	if _, ok := ClassicEntry(v, r.Service); !ok {
+		return "", nil
+	}
+	return r.Service, nil
 }
 
 // UpstreamTLS reads the gateway Service's ssl-services entry as the legacy

@@ -48,6 +48,16 @@ type Flavor interface {
 	// UpstreamTLS reads, as the flavor's controller does, how the ALB
 	// connects to the gateway from the objects it serves.
 	UpstreamTLS(p *chain.Params, st Stored) UpstreamTLS
+
+	// Discover reads, as discovery does for a chain it found, the client
+	// secret, the gateway Service and the gateway's name from the flavor's
+	// settings (the Ingress's annotations, Traefik's transport). On an
+	// error, Discovered holds what was read before it.
+	Discover(r Route, get Lookup) (Discovered, error)
+	// ReachedGateway is, for an Ingress discovery found unlabelled, the
+	// gateway Service (one of gateways) that the flavor's settings send
+	// its host to over TLS the ALB is told to verify; "" when they do not.
+	ReachedGateway(r Route, gateways []GatewayService, get Lookup) (string, error)
 	// Notice is a warning for whoever writes the flavor's Ingress, "" for
 	// none.
 	Notice() string
@@ -55,11 +65,20 @@ type Flavor interface {
 
 // registry lists the flavors in the order an Ingress's annotations are
 // recognised: the legacy image's ssl-services first, then ingress-nginx's,
-// then Traefik's router annotations.
+// then Traefik's router annotations. Discovery asks ReachedGateway in the
+// same order, so that an Ingress whose annotations send it to a gateway
+// Service is taken for that Service before Traefik's Service is read.
 var registry = []Flavor{classic{}, nginx{}, traefik{}}
 
-// All are the flavors an ALB can be, in the order Marks is asked.
+// All are the flavors an ALB can be, in the order Marks and ReachedGateway
+// are asked.
 func All() []Flavor { return append([]Flavor(nil), registry...) }
+
+// Default is the flavor taken where the cluster does not tell (auto in a
+// client dry run, which reads no cluster; an Ingress that discovery finds
+// with neither class nor annotations of a flavor): ingress-nginx, which
+// IKS's ALBs have run since 2021.
+func Default() Flavor { return nginx{} }
 
 // For is the flavor named f; nil for auto, "" or an unknown name.
 func For(f chain.Flavor) Flavor {
@@ -136,7 +155,7 @@ func SecretKeysFor(f chain.Flavor) SecretKeys {
 	if fl := For(f); fl != nil {
 		return fl.ClientSecretKeys()
 	}
-	return tlsKeys
+	return Default().ClientSecretKeys()
 }
 
 // Backend is what the ALB needs to know about the gateway beyond the

@@ -93,13 +93,68 @@ func (nginx) UpstreamTLS(p *chain.Params, st Stored) UpstreamTLS {
 		u.Verify.Said = fmt.Sprintf("off (proxy-ssl-verify %s)", quote(shown))
 	}
 	u.Depth = nginxDepth(ing, verify)
-	if ref := strings.TrimSpace(a[NginxProxySSLSecret]); !PastedKV(ref) {
-		if ns, secret, ok := strings.Cut(ref, "/"); ok && ns != "" && secret != "" && !strings.Contains(secret, "/") {
-			s := ObjectRef{"Secret", ns, secret}
-			u.ClientCerts, u.TrustedCAs = []ObjectRef{s}, []ObjectRef{s}
-		}
+	if ns, secret, ok := nginxSecretRef(a[NginxProxySSLSecret]); ok {
+		s := ObjectRef{"Secret", ns, secret}
+		u.ClientCerts, u.TrustedCAs = []ObjectRef{s}, []ObjectRef{s}
 	}
 	return u
+}
+
+// nginxSecretRef reads proxy-ssl-secret as ingress-nginx does: spaces
+// around it removed, exactly "namespace/name", both non-empty; not ok for
+// anything else, a pasted key=value included.
+func nginxSecretRef(v string) (ns, name string, ok bool) {
+	ref := strings.TrimSpace(v)
+	if PastedKV(ref) {
+		return "", "", false
+	}
+	ns, name, ok = strings.Cut(ref, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", false
+	}
+	return ns, name, true
+}
+
+// nginxDiscoveredSecret reads proxy-ssl-secret as discovery does, more
+// leniently than ingress-nginx (nginxSecretRef): nothing is trimmed or
+// refused, everything after the first '/' is the name, and a value
+// without '/' is a secret of the Ingress's namespace, so that a chain
+// built by hand with a value ingress-nginx cannot read is still found and
+// check judges the value.
+func nginxDiscoveredSecret(v, ingressNamespace string) (ns, name string) {
+	ns, name, ok := strings.Cut(v, "/")
+	if !ok {
+		return ingressNamespace, v
+	}
+	return ns, name
+}
+
+// Discover: the client secret is proxy-ssl-secret's, the gateway's name
+// proxy-ssl-name as it stands (UpstreamTLS trims it; discovery keeps the
+// value, as it keeps proxy-ssl-secret's), and the gateway Service the one
+// the Ingress routes to.
+func (nginx) Discover(r Route, _ Lookup) (Discovered, error) {
+	ing := r.Ingress
+	a := ing.Annotations
+	d := Discovered{GatewayService: r.Service, SNI: a[NginxProxySSLName]}
+	if ref := a[NginxProxySSLSecret]; ref != "" {
+		ns, name := nginxDiscoveredSecret(ref, ing.Namespace)
+		d.ClientSecret, d.SecretNamed = name, true
+		if ns != ing.Namespace {
+			d.note("proxy-ssl-secret names %s, outside the Ingress's namespace; check reads the client secret %s in %s", quote(ref), quote(name), ing.Namespace)
+		}
+	}
+	return d, nil
+}
+
+// ReachedGateway: the Ingress routes to a gateway Service and names a
+// proxy-ssl-secret, whatever its class (Traefik's ingress-nginx provider
+// reads the same annotations).
+func (nginx) ReachedGateway(r Route, gateways []GatewayService, _ Lookup) (string, error) {
+	if r.Ingress.Annotations[NginxProxySSLSecret] == "" || r.Service == "" || !namedGateway(gateways, r.Service) {
+		return "", nil
+	}
+	return r.Service, nil
 }
 
 // nginxDepth is proxy-ssl-verify-depth as ingress-nginx reads it; not

@@ -1,6 +1,7 @@
 package flavor
 
 import (
+	"maps"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -142,4 +143,53 @@ func (traefik) UpstreamTLS(p *chain.Params, st Stored) UpstreamTLS {
 		}
 	}
 	return u
+}
+
+// Discover: the Ingress routes to the plugin's Service in front of the
+// gateway (chain.Params.TraefikService, the gateway Service's name and
+// "-albistio"), whose ServersTransport gives the gateway's name
+// (serverName) and the client secret (the first certificatesSecrets).
+// serverName is taken as it is stored, where UpstreamTLS trims it, so
+// that check judges the stored value; a missing transport says nothing.
+func (traefik) Discover(r Route, get Lookup) (Discovered, error) {
+	p := &chain.Params{GatewayService: strings.TrimSuffix(r.Service, "-albistio")}
+	d := Discovered{GatewayService: p.GatewayService}
+	if p.GatewayService == r.Service {
+		d.note("the Ingress routes to Service %s; check reads Traefik's transport from the plugin's Service %s", quote(r.Service), quote(p.TraefikService()))
+	}
+	t, err := get.ServersTransport(r.Ingress.Namespace, p.TransportName())
+	if err != nil || t == nil {
+		return d, err
+	}
+	if n := t.Spec.ServerName; n != "" {
+		d.SNI = n
+	}
+	if u := (traefik{}).UpstreamTLS(p, Stored{Transport: t}); len(u.ClientCerts) > 0 {
+		d.ClientSecret, d.SecretNamed = u.ClientCerts[0].Name, true
+	}
+	return d, nil
+}
+
+// ReachedGateway: for an Ingress written for Traefik, the Service it
+// routes to names a ServersTransport and is a gateway Service or selects
+// the pods one does (the plugin's Service, or one built by hand). Only
+// then is that Service read, so an Ingress of another ALB costs no GET.
+func (traefik) ReachedGateway(r Route, gateways []GatewayService, get Lookup) (string, error) {
+	if r.Flavor != chain.FlavorTraefik || r.Service == "" {
+		return "", nil
+	}
+	svc, err := get.Service(r.Ingress.Namespace, r.Service)
+	if err != nil || svc == nil {
+		return "", err
+	}
+	if svc.Annotations[TraefikServiceTransport] == "" {
+		return "", nil
+	}
+	sel := svc.Spec.Selector
+	for _, g := range gateways {
+		if g.Name == r.Service || (len(sel) > 0 && maps.Equal(sel, g.Selector)) {
+			return g.Name, nil
+		}
+	}
+	return "", nil
 }

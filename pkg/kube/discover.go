@@ -99,17 +99,19 @@ func FlavorFromClasses(classes []networkingv1.IngressClass) (chain.Flavor, strin
 	return "", "", fmt.Errorf("the cluster runs ALBs of more than one flavor (%s); pass --alb-flavor (and --ingress-class) for the ALB that serves the host", strings.Join(all, "; "))
 }
 
-// BothALBs is, for a cluster whose IngressClasses show both an nginx and a
-// Traefik ALB, the class of each (public ones preferred); nil otherwise.
+// BothALBs is, for a cluster whose IngressClasses show both ALBs of
+// chain.ALBPair (nginx and Traefik), the class of each (public ones
+// preferred); nil otherwise.
 func BothALBs(classes []networkingv1.IngressClass) map[chain.Flavor]string {
 	byFlavor := flavorsByClass(classes)
-	if len(byFlavor[chain.FlavorNginx]) == 0 || len(byFlavor[chain.FlavorTraefik]) == 0 {
-		return nil
+	pair := map[chain.Flavor]string{}
+	for _, f := range chain.ALBPair() {
+		if len(byFlavor[f]) == 0 {
+			return nil
+		}
+		pair[f] = preferPublic(byFlavor[f])
 	}
-	return map[chain.Flavor]string{
-		chain.FlavorNginx:   preferPublic(byFlavor[chain.FlavorNginx]),
-		chain.FlavorTraefik: preferPublic(byFlavor[chain.FlavorTraefik]),
-	}
+	return pair
 }
 
 func preferPublic(names []string) string {

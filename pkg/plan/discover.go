@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -497,80 +499,69 @@ func flavorOf(ing *networkingv1.Ingress, classes []networkingv1.IngressClass) ch
 	return ""
 }
 
-// alb reads the client secret and the name the ALB verifies the gateway by
-// from the flavor's annotations (nginx, classic) or Traefik's transport.
-// It returns the SNI name, empty when not said.
+// alb reads the client secret, the gateway Service and the name the ALB
+// verifies the gateway by from the flavor's settings (flavor.Discover):
+// the Ingress's annotations (nginx, classic) or Traefik's transport. An
+// Ingress of no flavor is read as the default flavor's. It returns the SNI
+// name, empty when not said.
 func (b *builder) alb(ing *networkingv1.Ingress, r route) (sni string, err error) {
 	p := b.p
-	a := ing.Annotations
-	switch p.Flavor {
-	case chain.FlavorNginx, chain.FlavorAuto:
-		if ref := a[render.NginxProxySSLSecret]; ref != "" {
-			ns, name, ok := strings.Cut(ref, "/")
-			if !ok {
-				ns, name = ing.Namespace, ref
-			}
-			p.ClientSecret = name
-			if ns != ing.Namespace {
-				b.note("proxy-ssl-secret names %s, outside the Ingress's namespace; check reads the client secret %s in %s", quote(ref), quote(name), ing.Namespace)
-			}
-		}
-		p.GatewayService = r.service
-		sni = a[render.NginxProxySSLName]
-	case chain.FlavorClassic:
-		svc := classicServices(a[render.ClassicSSLServices], r.service)
-		if svc["ssl-secret"] != "" {
-			p.ClientSecret = svc["ssl-secret"]
-		}
-		p.GatewayService = r.service
-		sni = svc["proxy-ssl-name"]
-	case chain.FlavorTraefik:
-		p.GatewayService = strings.TrimSuffix(r.service, "-albistio")
-		if p.GatewayService == r.service {
-			b.note("the Ingress routes to Service %s; check reads Traefik's transport from the plugin's Service %s", quote(r.service), quote(p.TraefikService()))
-		}
-		u, err := b.d.api.Get(b.d.ctx, kube.ServersTransport, ing.Namespace, p.TransportName())
-		if err != nil {
-			return "", err
-		}
-		if u != nil {
-			if n, _, _ := unstructured.NestedString(u.Object, "spec", "serverName"); n != "" {
-				sni = n
-			}
-			if cs, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "certificatesSecrets"); len(cs) > 0 {
-				p.ClientSecret = cs[0]
-			}
-		}
+	fl := flavor.For(p.Flavor)
+	if fl == nil && p.Flavor == chain.FlavorAuto {
+		fl = flavor.Default()
 	}
-	return sni, nil
+	if fl == nil {
+		return "", nil
+	}
+	got, err := fl.Discover(flavor.Route{Ingress: ing, Service: r.service, Flavor: p.Flavor}, lookup{b.d})
+	// What was read before an error stays with the failed chain.
+	if got.SecretNamed {
+		p.ClientSecret = got.ClientSecret
+	}
+	p.GatewayService = got.GatewayService
+	b.found.Notes = append(b.found.Notes, got.Notes...)
+	if err != nil {
+		return "", err
+	}
+	return got.SNI, nil
 }
 
-// classicServices reads the ssl-services entry for service:
-// "ssl-service=<svc> ssl-secret=<secret> proxy-ssl-name=<name> ...", entries
-// separated by ";".
-func classicServices(v, service string) map[string]string {
-	var first map[string]string
-	for _, entry := range strings.Split(v, ";") {
-		m := map[string]string{}
-		for _, f := range strings.Fields(entry) {
-			if k, val, ok := strings.Cut(f, "="); ok {
-				m[k] = val
-			}
-		}
-		if len(m) == 0 {
-			continue
-		}
-		if m["ssl-service"] == service {
-			return m
-		}
-		if first == nil {
-			first = m
+// lookup reads for the flavors (flavor.Lookup) the objects an Ingress's
+// ALB side names: Traefik's ServersTransport and backend Service.
+type lookup struct{ d *discovery }
+
+// ServersTransport decodes each field of the transport's spec on its own
+// and keeps it only when it decodes whole, so that a malformed field (a
+// CRD without Traefik's schema stores one) hides neither the others nor
+// the transport, as the field-by-field reading discovery had did.
+func (l lookup) ServersTransport(namespace, name string) (*flavor.ServersTransport, error) {
+	u, err := l.d.api.Get(l.d.ctx, kube.ServersTransport, namespace, name)
+	if err != nil || u == nil {
+		return nil, err
+	}
+	t := &flavor.ServersTransport{Namespace: u.GetNamespace(), Name: u.GetName(), ManagedFields: u.GetManagedFields()}
+	spec, _ := u.Object["spec"].(map[string]any)
+	for _, k := range sortedKeys(spec) {
+		data, err := json.Marshal(map[string]any{k: spec[k]})
+		var field flavor.ServersTransportSpec
+		if err == nil && json.Unmarshal(data, &field) == nil {
+			_ = json.Unmarshal(data, &t.Spec)
 		}
 	}
-	if first == nil {
-		return map[string]string{}
+	return t, nil
+}
+
+// Service reads a Service; one the API server returned always converts.
+func (l lookup) Service(namespace, name string) (*corev1.Service, error) {
+	u, err := l.d.api.Get(l.d.ctx, kube.Services, namespace, name)
+	if err != nil || u == nil {
+		return nil, err
 	}
-	return first
+	svcs, err := convertAll[corev1.Service]([]unstructured.Unstructured{*u})
+	if err != nil {
+		return nil, err
+	}
+	return &svcs[0], nil
 }
 
 // gateway takes the hop's Gateway: its name, credential, selector, port,
@@ -1070,17 +1061,16 @@ func (d *discovery) walkthroughChains() ([]Found, error) {
 	type candidate struct {
 		ing     networkingv1.Ingress
 		service string // the gateway Service it reaches
-		traefik bool
 	}
 	var cands []candidate
 	for _, ns := range sortedKeys(d.candidates) {
 		for _, ing := range d.candidates[ns] {
-			svc, traefik, err := d.reachesGateway(&ing)
+			svc, err := d.reachesGateway(&ing)
 			if err != nil {
 				return nil, err
 			}
 			if svc != "" {
-				cands = append(cands, candidate{ing: ing, service: svc, traefik: traefik})
+				cands = append(cands, candidate{ing: ing, service: svc})
 			}
 		}
 	}
@@ -1125,52 +1115,27 @@ func (d *discovery) walkthroughChains() ([]Found, error) {
 
 // reachesGateway says whether an unlabelled Ingress is a chain: it sends
 // its host to a gateway Service of its namespace over TLS the ALB is told
-// to verify, as nginx's proxy-ssl-secret, classic's ssl-services or a
-// Traefik ServersTransport on the Service it routes to. It returns the
-// gateway Service's name, "" when the Ingress is not a chain.
-func (d *discovery) reachesGateway(ing *networkingv1.Ingress) (gatewayService string, traefik bool, err error) {
+// to verify, as a flavor's settings say (flavor.ReachedGateway: classic's
+// ssl-services, nginx's proxy-ssl-secret, a Traefik ServersTransport on the
+// Service it routes to). It returns the gateway Service's name, "" when the
+// Ingress is not a chain.
+func (d *discovery) reachesGateway(ing *networkingv1.Ingress) (gatewayService string, err error) {
 	r := ingressRoute(ing)
 	if r.service == "" || r.host == "" {
-		return "", false, nil
+		return "", nil
 	}
-	svcs := d.gatewaySvcs[ing.Namespace]
-	isGateway := func(name string) bool {
-		for _, s := range svcs {
-			if s.GetName() == name {
-				return true
-			}
-		}
-		return false
+	var gateways []flavor.GatewayService
+	for _, s := range d.gatewaySvcs[ing.Namespace] {
+		sel, _, _ := unstructured.NestedStringMap(s.Object, "spec", "selector")
+		gateways = append(gateways, flavor.GatewayService{Name: s.GetName(), Selector: sel})
 	}
-	a := ing.Annotations
-	if v := a[render.ClassicSSLServices]; v != "" && isGateway(r.service) {
-		if classicServices(v, r.service)["ssl-service"] == r.service {
-			return r.service, false, nil
+	fr := flavor.Route{Ingress: ing, Service: r.service, Flavor: flavorOf(ing, d.classes)}
+	for _, fl := range flavor.All() {
+		if svc, err := fl.ReachedGateway(fr, gateways, lookup{d}); err != nil || svc != "" {
+			return svc, err
 		}
 	}
-	if a[render.NginxProxySSLSecret] != "" && isGateway(r.service) {
-		return r.service, false, nil
-	}
-	if flavorOf(ing, d.classes) != chain.FlavorTraefik {
-		return "", false, nil
-	}
-	// Traefik: the Service the Ingress routes to carries the transport and
-	// selects the gateway's pods.
-	u, err := d.api.Get(d.ctx, kube.Services, ing.Namespace, r.service)
-	if err != nil || u == nil {
-		return "", false, err
-	}
-	if u.GetAnnotations()[render.TraefikServiceTransport] == "" {
-		return "", false, nil
-	}
-	sel, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector")
-	for _, s := range svcs {
-		gsel, _, _ := unstructured.NestedStringMap(s.Object, "spec", "selector")
-		if s.GetName() == r.service || (len(sel) > 0 && maps.Equal(sel, gsel)) {
-			return s.GetName(), true, nil
-		}
-	}
-	return "", false, nil
+	return "", nil
 }
 
 // walkthroughChain reconstructs an unlabelled chain: the Ingress, the
