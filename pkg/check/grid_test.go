@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -213,6 +214,12 @@ func TestGrid(t *testing.T) {
 			w := newWorld(t, c.World)
 			w.apply(t, ops)
 			fs, _ := w.check(t)
+			// Read as the API server answers the plugin (built-in
+			// objects in protobuf, the rest as JSON), every rule finds
+			// the same.
+			if pfs := w.findingsThrough(t, asProto); !reflect.DeepEqual(pfs, fs) {
+				t.Errorf("read through protobuf, the findings differ:\n got %v\nwant %v", codesOf(pfs), codesOf(fs))
+			}
 			var got []string
 			for _, f := range fs {
 				got = append(got, expectation(f))
@@ -277,4 +284,26 @@ func gridExpectations(t *testing.T) map[Code]bool {
 		}
 	}
 	return seen
+}
+
+// findingsThrough is every rule's findings on the world read through the
+// fake API as wrap makes it answer.
+func (w *world) findingsThrough(t *testing.T, wrap func(*fakeAPI) API) []Finding {
+	t.Helper()
+	p := *w.params
+	snap, err := Read(context.Background(), wrap(newFakeAPI(t, w)), &p)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	fs := Run(&Input{Params: &p, Snapshot: snap, Now: w.now, ExtraRoots: w.roots})
+	Sort(fs)
+	return fs
+}
+
+func codesOf(fs []Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, expectation(f)+" "+f.Message)
+	}
+	return out
 }

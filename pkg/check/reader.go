@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,11 +9,13 @@ import (
 	"strings"
 	"sync"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/albistio/kubectl-albistio/pkg/chain"
@@ -680,37 +683,34 @@ func listIntoOr[T any](r *reader, step int, gvr schema.GroupVersionResource, nam
 	return out, true
 }
 
-// decodeRaw decodes an object's JSON as T; nil stays nil.
+// decodeRaw decodes an object as the server sent it (JSON, or protobuf for
+// a built-in type) as T; nil stays nil.
 func decodeRaw[T any](r *reader, step int, data []byte) *T {
 	if data == nil {
 		return nil
 	}
 	out := new(T)
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := unmarshalObject(data, false, out); err != nil {
 		r.fail(step, malformed(data, "", err))
 		return nil
 	}
 	return out
 }
 
-// decodeRawList decodes a list's JSON items as Ts. The server sends the
-// items without apiVersion and kind; like the dynamic client, they get the
-// list's apiVersion and its kind without "List".
+// decodeRawList decodes a list's items as Ts. The server sends the items
+// without apiVersion and kind; like the dynamic client, they get the list's
+// apiVersion and its kind without "List".
 func decodeRawList[T any](r *reader, step int, gvr schema.GroupVersionResource, data []byte) ([]T, bool) {
-	var list struct {
-		APIVersion string            `json:"apiVersion"`
-		Kind       string            `json:"kind"`
-		Items      []json.RawMessage `json:"items"`
-	}
-	if err := json.Unmarshal(data, &list); err != nil {
+	apiVersion, kind, items, bare, err := listItems(data)
+	if err != nil {
 		r.fail(step, fmt.Errorf("the API server's list of %s is malformed: %w", gvr.Resource, err))
 		return nil, false
 	}
-	gvk := schema.FromAPIVersionAndKind(list.APIVersion, strings.TrimSuffix(list.Kind, "List"))
+	gvk := schema.FromAPIVersionAndKind(apiVersion, strings.TrimSuffix(kind, "List"))
 	var out []T
-	for _, item := range list.Items {
+	for _, item := range items {
 		var obj T
-		if err := json.Unmarshal(item, &obj); err != nil {
+		if err := unmarshalObject(item, bare, &obj); err != nil {
 			r.fail(step, malformed(item, gvk.Kind, err))
 			return out, false
 		}
@@ -720,6 +720,82 @@ func decodeRawList[T any](r *reader, step int, gvr schema.GroupVersionResource, 
 		out = append(out, obj)
 	}
 	return out, true
+}
+
+// unmarshalObject decodes one object: JSON, or the API server's protobuf
+// envelope, whose message only a built-in Go type (its generated
+// Unmarshal) reads; bare is a protobuf list's item, the message alone.
+func unmarshalObject(data []byte, bare bool, into any) error {
+	if !bare && !bytes.HasPrefix(data, kube.ProtobufPrefix) {
+		return json.Unmarshal(data, into)
+	}
+	m, ok := into.(interface{ Unmarshal([]byte) error })
+	if !ok {
+		return fmt.Errorf("the API server sent protobuf for %T, which has no protobuf form", into)
+	}
+	if bare {
+		return m.Unmarshal(data)
+	}
+	var env runtime.Unknown
+	if err := env.Unmarshal(data[len(kube.ProtobufPrefix):]); err != nil {
+		return err
+	}
+	if err := m.Unmarshal(env.Raw); err != nil {
+		return err
+	}
+	if o, ok := into.(interface{ GetObjectKind() schema.ObjectKind }); ok {
+		o.GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(env.APIVersion, env.Kind))
+	}
+	return nil
+}
+
+// listItems splits a list as the server sent it into its apiVersion, kind
+// and items, and says whether they are bare protobuf messages. Every
+// Kubernetes list message has its ListMeta as field 1 and
+// its items as field 2, which is what lets one loop read them whatever the
+// type.
+func listItems(data []byte) (apiVersion, kind string, items [][]byte, bare bool, err error) {
+	if !bytes.HasPrefix(data, kube.ProtobufPrefix) {
+		var list struct {
+			APIVersion string            `json:"apiVersion"`
+			Kind       string            `json:"kind"`
+			Items      []json.RawMessage `json:"items"`
+		}
+		if err := json.Unmarshal(data, &list); err != nil {
+			return "", "", nil, false, err
+		}
+		for _, item := range list.Items {
+			items = append(items, item)
+		}
+		return list.APIVersion, list.Kind, items, false, nil
+	}
+	var env runtime.Unknown
+	if err := env.Unmarshal(data[len(kube.ProtobufPrefix):]); err != nil {
+		return "", "", nil, false, err
+	}
+	b := env.Raw
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return "", "", nil, false, protowire.ParseError(n)
+		}
+		b = b[n:]
+		if num == 2 && typ == protowire.BytesType {
+			item, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return "", "", nil, false, protowire.ParseError(n)
+			}
+			items = append(items, item)
+			b = b[n:]
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return "", "", nil, false, protowire.ParseError(n)
+		}
+		b = b[n:]
+	}
+	return env.APIVersion, env.Kind, items, true, nil
 }
 
 // malformed is fromUnstructured's error for an object's JSON, naming the
@@ -733,7 +809,14 @@ func malformed(data []byte, kind string, err error) error {
 			Name      string `json:"name"`
 		} `json:"metadata"`
 	}
-	_ = json.Unmarshal(data, &head)
+	if bytes.HasPrefix(data, kube.ProtobufPrefix) {
+		var env runtime.Unknown
+		if env.Unmarshal(data[len(kube.ProtobufPrefix):]) == nil {
+			head.Kind = env.Kind
+		}
+	} else {
+		_ = json.Unmarshal(data, &head)
+	}
 	if head.Kind != "" {
 		kind = head.Kind
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/albistio/kubectl-albistio/pkg/check"
+	"github.com/albistio/kubectl-albistio/pkg/kube"
 )
 
 // Memo is an API (check.API) that asks the server each distinct question
@@ -122,8 +123,24 @@ func (m *Memo) getObject(ctx context.Context, gvr schema.GroupVersionResource, n
 	if c.err != nil {
 		return memoObject{}, false, c.err
 	}
+	if !raw && c.obj.u == nil && isProtobuf(c.obj.raw) {
+		// Protobuf needs the object's Go type to become a map, which the
+		// Memo does not know: an unstructured asker after a raw one (rare:
+		// check -A's discovery asks before its checks) asks once more.
+		if c, err = m.do(ctx, "get-unstructured|"+key, func(c *memoCall) {
+			c.obj.u, c.served, c.err = m.api.GetServed(ctx, gvr, namespace, name)
+		}); err != nil {
+			return memoObject{}, false, err
+		}
+		if c.err != nil {
+			return memoObject{}, false, c.err
+		}
+	}
 	return c.obj, c.served, nil
 }
+
+// isProtobuf says whether the server sent data as protobuf.
+func isProtobuf(data []byte) bool { return bytes.HasPrefix(data, kube.ProtobufPrefix) }
 
 // unstructured is a copy of the object, nil when missing.
 func (o memoObject) unstructured() (*unstructured.Unstructured, error) {
@@ -214,6 +231,17 @@ func (m *Memo) List(ctx context.Context, gvr schema.GroupVersionResource, namesp
 	c, err := m.listCall(ctx, gvr, namespace, labelSelector, false)
 	if err != nil {
 		return nil, err
+	}
+	if isProtobuf(c.list) {
+		// As getObject: a raw LIST in protobuf is asked again as maps.
+		if c, err = m.do(ctx, "list-unstructured|"+objectKey(gvr, namespace, labelSelector), func(c *memoCall) {
+			c.items, c.err = m.api.List(ctx, gvr, namespace, labelSelector)
+		}); err != nil {
+			return nil, err
+		}
+		if c.err != nil {
+			return nil, c.err
+		}
 	}
 	if c.list != nil {
 		var l unstructured.UnstructuredList

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"sync"
@@ -120,5 +121,51 @@ func TestMemoRaw(t *testing.T) {
 	}
 	if u, err := pm.Get(ctx, kube.Secrets, "default", "alb"); err != nil || u == nil || plain.calls.Load() != 2 {
 		t.Errorf("Get after GetServedRaw over a plain API: %v, %v, %d requests", u, err, plain.calls.Load())
+	}
+}
+
+// protoCountingAPI answers raw reads in protobuf (the envelope's prefix
+// is all the Memo looks at).
+type protoCountingAPI struct{ *countingAPI }
+
+func (p protoCountingAPI) GetServedRaw(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) ([]byte, bool, error) {
+	p.wait()
+	return append(bytes.Clone(kube.ProtobufPrefix), "message"...), true, nil
+}
+
+func (p protoCountingAPI) ListRaw(ctx context.Context, gvr schema.GroupVersionResource, ns, sel string) ([]byte, error) {
+	p.wait()
+	return append(bytes.Clone(kube.ProtobufPrefix), "list"...), nil
+}
+
+// TestMemoProtobuf: an answer in protobuf cannot become a map without its
+// Go type, so an unstructured asker after a raw one asks once more, and
+// once only; raw askers share the protobuf answer.
+func TestMemoProtobuf(t *testing.T) {
+	ctx := context.Background()
+	secret := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"namespace": "default", "name": "alb"}}}
+	api := &countingAPI{
+		objects: map[string]*unstructured.Unstructured{objectKey(kube.Secrets, "default", "alb"): secret},
+		lists:   map[string][]unstructured.Unstructured{objectKey(kube.Services, "", "a=b"): {named("ns", "svc")}},
+	}
+	m := NewMemo(protoCountingAPI{api})
+	for range 2 {
+		if data, _, err := m.GetServedRaw(ctx, kube.Secrets, "default", "alb"); err != nil || !bytes.HasPrefix(data, kube.ProtobufPrefix) {
+			t.Fatalf("GetServedRaw: %q, %v", data, err)
+		}
+		if data, err := m.ListRaw(ctx, kube.Services, "", "a=b"); err != nil || !bytes.HasPrefix(data, kube.ProtobufPrefix) {
+			t.Fatalf("ListRaw: %q, %v", data, err)
+		}
+	}
+	for range 2 {
+		if u, err := m.Get(ctx, kube.Secrets, "default", "alb"); err != nil || u.GetName() != "alb" {
+			t.Errorf("Get after a protobuf answer: %v, %v", u, err)
+		}
+		if items, err := m.List(ctx, kube.Services, "", "a=b"); err != nil || len(items) != 1 || items[0].GetName() != "svc" {
+			t.Errorf("List after a protobuf answer: %v, %v", items, err)
+		}
+	}
+	if n := api.calls.Load(); n != 4 {
+		t.Errorf("%d requests, want 4: each question once raw and once unstructured", n)
 	}
 }

@@ -9,12 +9,17 @@ import (
 	"sync/atomic"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 )
 
 // TestRawReads: GetServedRaw and ListRaw make the dynamic client's requests
 // (same paths, the label selector as its query) and hand over the server's
-// JSON unchanged; a missing object is (nil, served), a resource the server
+// answer unchanged, asking for protobuf for built-in resources only; a
+// missing object (its Status in protobuf, as the server sends it) is (nil, served), a resource the server
 // does not serve (nil, not served), a denial the plugin's forbidden error.
 // What a run remembered (RememberReads) Recall answers raw without asking.
 func TestRawReads(t *testing.T) {
@@ -32,12 +37,25 @@ func TestRawReads(t *testing.T) {
 			selector.Store(r.URL.Query().Get("labelSelector"))
 			_, _ = w.Write([]byte(list))
 		case "/api/v1/namespaces/ns/secrets/absent":
+			// As the API server does for a client that accepts
+			// protobuf: the Status in protobuf.
+			if !strings.Contains(r.Header.Get("Accept"), runtime.ContentTypeProtobuf) {
+				t.Errorf("a raw read of a built-in resource accepts %q, want protobuf first", r.Header.Get("Accept"))
+			}
+			w.Header().Set("Content-Type", runtime.ContentTypeProtobuf)
 			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404,"message":"secrets \"absent\" not found","details":{"name":"absent","kind":"secrets"}}`))
+			st := apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, "absent").Status()
+			st.APIVersion, st.Kind = "v1", "Status"
+			if err := statusProtobuf().Encode(&st, w); err != nil {
+				t.Error(err)
+			}
 		case "/api/v1/namespaces/ns/secrets/denied":
 			w.WriteHeader(http.StatusForbidden)
 			_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403,"message":"secrets \"denied\" is forbidden"}`))
 		default:
+			if strings.Contains(r.Header.Get("Accept"), runtime.ContentTypeProtobuf) {
+				t.Errorf("a raw read of %s (a custom resource) accepts %q, want JSON only", r.URL.Path, r.Header.Get("Accept"))
+			}
 			w.Header().Set("Content-Type", "text/plain")
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write([]byte("404 page not found\n"))
@@ -91,4 +109,11 @@ func TestRawReads(t *testing.T) {
 	if _, _, err := r.GetServedRaw(ctx, Secrets, "ns", "absent"); err != nil || hits.Load()-before != 1 {
 		t.Errorf("Recall's raw read of an object not remembered should ask the server: %v, %d requests", err, hits.Load()-before)
 	}
+}
+
+// statusProtobuf encodes a Status as the API server does in protobuf.
+func statusProtobuf() runtime.Encoder {
+	scheme := runtime.NewScheme()
+	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
+	return protobuf.NewSerializer(scheme, scheme)
 }
