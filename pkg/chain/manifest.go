@@ -146,6 +146,16 @@ func (p *Params) Manifest() []Entry {
 	return m
 }
 
+// HasRole says whether the chain's manifest lists an object of role r.
+func (p *Params) HasRole(r Role) bool {
+	for _, e := range p.Manifest() {
+		if e.Role == r {
+			return true
+		}
+	}
+	return false
+}
+
 // Inputs are the IKS-owned objects the chain reads and must never write.
 func (p *Params) Inputs() []Entry {
 	var in []Entry

@@ -249,11 +249,12 @@ func certManagerNames(p *chain.Params, kind string) []string {
 	return names
 }
 
-// hasTraefik says whether the chain may use Traefik's objects: with the
-// traefik flavor, and with auto, because cleanup does not resolve the
-// flavor and reads them by name (as the manifest lists them) to find out.
+// hasTraefik says whether the chain may use Traefik's objects: when its
+// manifest lists Traefik's transport, which it does for the traefik flavor
+// and for auto (cleanup does not resolve the flavor and reads them by name
+// to find out).
 func hasTraefik(p *chain.Params) bool {
-	return p.ServesFlavor(chain.FlavorTraefik) || p.Flavor == chain.FlavorAuto
+	return p.HasRole(chain.RoleTransport)
 }
 
 // usesCA says whether the private CA may be the client identity; with
