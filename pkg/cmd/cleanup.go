@@ -62,15 +62,7 @@ func NewCmdCleanup(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			did not create are never deleted.`),
 		Example: cleanupExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(o),
 	}
 	o.addChainFlags(cmd)
 	cmd.Flags().StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `Must be "none", "server", or "client". client lists what would be deleted; server also sends the deletions as a dry run.`)

@@ -56,15 +56,7 @@ func NewCmdGateway(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			unless --gateway-service names one (the Gateway then uses it through spec.addresses).`),
 		Example: gatewayExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(o),
 	}
 	o.addChainFlags(cmd)
 	o.addFlags(cmd)

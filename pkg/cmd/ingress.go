@@ -62,15 +62,7 @@ func NewCmdIngress(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			cluster is contacted and auto means nginx.`),
 		Example: ingressExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(o),
 	}
 	o.addChainFlags(cmd)
 	o.addFlags(cmd)

@@ -199,3 +199,26 @@ func dryRunSuffix(d apply.DryRun) string {
 	}
 	return ""
 }
+
+// commandOptions are a command's options in kubectl's shape: Complete
+// resolves the flags without I/O, Validate reports every bad one at once,
+// Run does the work.
+type commandOptions interface {
+	Complete() error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+// runOptions is the RunE of a command whose options are o: Complete,
+// Validate, then Run with the command's context (cancelled on Ctrl-C).
+func runOptions(o commandOptions) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		if err := o.Complete(); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
+}

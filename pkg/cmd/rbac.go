@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -92,15 +93,7 @@ func NewCmdRBAC(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOSt
 			grant setup's roles accordingly.`),
 		Example: rbacExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE:    runOptions(o),
 	}
 	o.addChainFlags(cmd)
 	f := cmd.Flags()
@@ -173,8 +166,9 @@ func (o *RBACOptions) subject() (rbacv1.Subject, error) {
 	return s, fmt.Errorf("%s: give one subject per run (each run prints its own bindings)", strings.Join(given, " and "))
 }
 
-// Run renders and prints the roles.
-func (o *RBACOptions) Run() error {
+// Run renders and prints the roles. It contacts no cluster, so the context
+// goes unused.
+func (o *RBACOptions) Run(context.Context) error {
 	set, err := rbac.Render(o.Params, o.opts)
 	if err != nil {
 		return usage(err)

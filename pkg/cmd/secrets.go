@@ -71,15 +71,7 @@ func NewCmdSecrets(cf *genericclioptions.ConfigFlags, streams genericiooptions.I
 			output can go to git; --show-private-keys prints them too.`),
 		Example: secretsExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(o),
 	}
 	o.addChainFlags(cmd)
 	o.addFlags(cmd)

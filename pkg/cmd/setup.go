@@ -76,15 +76,7 @@ func NewCmdSetup(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 			the copies that went stale.`),
 		Example: setupExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(o),
 	}
 	o.addChainFlags(cmd)
 	o.addFlags(cmd)
