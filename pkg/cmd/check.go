@@ -165,11 +165,12 @@ func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 			--alb-secret-namespace, --gateway-selector, --ca-file and the thresholds apply.
 
 			--contexts a,b,c (or --all-contexts: every context of the kubeconfig) checks
-			each context, 8 at once: the chain the flags name (-n, else each context's
-			namespace), or with -A every chain of each. One line per context (clean,
-			findings, forbidden, unreachable, ...), then each context's report; a context
-			that fails does not hide the others. Contexts that reach one API server as
-			one user (one per namespace, say) read what their chains share once.
+			each context, 20 at once and at most 8 of one API server: the chain the
+			flags name (-n, else each context's namespace), or with -A every chain of
+			each. One line per context (clean, findings, forbidden, unreachable, ...),
+			then each context's report; a context that fails does not hide the
+			others. Contexts that reach one API server as one user (one per
+			namespace, say) read what their chains share once.
 
 			Exit codes: 0 when no finding reaches --failure-threshold, 8 when one does,
 			2 for usage errors, 3 when the cluster holds something check cannot read as a
@@ -215,8 +216,8 @@ func NewCmdCheck(cf *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 	f.BoolVar(&o.PortForward, "port-forward", false, "Probe through a port-forward to a gateway pod (implies --probe)")
 	f.DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "How long the probe may take")
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Check every chain of the cluster (the plugin's and the walkthrough's), with parameters read from their objects")
-	f.StringSliceVar(&o.Contexts, "contexts", nil, "Check these kubeconfig contexts (comma-separated), 8 at once; the worst outcome is the exit code")
-	f.BoolVar(&o.AllContexts, "all-contexts", false, "Check every context of the kubeconfig, 8 at once")
+	f.StringSliceVar(&o.Contexts, "contexts", nil, fmt.Sprintf("Check these kubeconfig contexts (comma-separated), %d at once (%d of one API server); the worst outcome is the exit code", fleet.ContextParallelism, fleet.ServerParallelism))
+	f.BoolVar(&o.AllContexts, "all-contexts", false, fmt.Sprintf("Check every context of the kubeconfig, %d at once (%d of one API server)", fleet.ContextParallelism, fleet.ServerParallelism))
 	return cmd
 }
 

@@ -352,7 +352,7 @@ func fleetKubeconfig(t *testing.T, contexts map[string]string) string {
 	return path
 }
 
-// TestCheckFleetContexts: check --contexts checks each context, 8 at once:
+// TestCheckFleetContexts: check --contexts checks each context (20 at once, 8 of one API server):
 // two live ones (the same API server, each context's namespace naming its
 // app), one whose API server is down and one RBAC denies. One summary line
 // each, then each report; the unreachable context hides nothing and the
