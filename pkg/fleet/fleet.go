@@ -111,19 +111,7 @@ func Classify(err error) (Outcome, int) {
 // done are still made (fn sees ctx's error on its first request), so every
 // index gets its result.
 func Each(ctx context.Context, n, parallelism int, fn func(ctx context.Context, i int)) {
-	if parallelism < 1 {
-		parallelism = 1
-	}
-	slots := make(chan struct{}, parallelism)
-	var wg sync.WaitGroup
-	for i := range n {
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			fn(ctx, i)
-		})
-	}
-	wg.Wait()
+	eachGrouped(ctx, make([]string, n), parallelism, parallelism, fn)
 }
 
 // CheckFunc checks one chain through api and returns its report (nil when
@@ -270,7 +258,7 @@ func CheckContexts(ctx context.Context, names []string, serverOf func(name strin
 	for i, n := range names {
 		groups[i] = serverOf(n)
 	}
-	EachGrouped(ctx, groups, ContextParallelism, ServerParallelism, func(ctx context.Context, i int) {
+	eachGrouped(ctx, groups, ContextParallelism, ServerParallelism, func(ctx context.Context, i int) {
 		r := fn(ctx, names[i])
 		r.Context = names[i]
 		out[i] = r
@@ -278,11 +266,11 @@ func CheckContexts(ctx context.Context, names []string, serverOf func(name strin
 	return out
 }
 
-// EachGrouped is Each over len(groups) calls, at most parallelism at once
+// eachGrouped is Each over len(groups) calls, at most parallelism at once
 // and at most perGroup at once among the calls of one group. Each call
 // takes its group's slot before a global one, so calls waiting for a busy
 // group never hold a slot another group could use.
-func EachGrouped(ctx context.Context, groups []string, parallelism, perGroup int, fn func(ctx context.Context, i int)) {
+func eachGrouped(ctx context.Context, groups []string, parallelism, perGroup int, fn func(ctx context.Context, i int)) {
 	parallelism, perGroup = max(parallelism, 1), max(perGroup, 1)
 	slots := make(chan struct{}, parallelism)
 	groupSlots := map[string]chan struct{}{}

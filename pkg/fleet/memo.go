@@ -3,7 +3,6 @@ package fleet
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -267,15 +266,7 @@ func (m *Memo) ListRaw(ctx context.Context, gvr schema.GroupVersionResource, nam
 	if c.list != nil {
 		return bytes.Clone(c.list), nil
 	}
-	objs := make([]map[string]any, len(c.items))
-	for i := range c.items {
-		objs[i] = c.items[i].Object
-	}
-	return json.Marshal(struct {
-		APIVersion string           `json:"apiVersion"`
-		Kind       string           `json:"kind"`
-		Items      []map[string]any `json:"items"`
-	}{gvr.GroupVersion().String(), "List", objs})
+	return kube.ListJSON(gvr, c.items)
 }
 
 // APIGroup is check.API's APIGroup, once per group.

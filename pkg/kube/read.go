@@ -89,7 +89,7 @@ func (c *Clients) ListRaw(ctx context.Context, gvr schema.GroupVersionResource, 
 		if err != nil {
 			return nil, err
 		}
-		return listJSON(items)
+		return ListJSON(gvr, items)
 	}
 	req := c.rawClient(gvr).Get().AbsPath(resourcePath(gvr, namespace, "")...)
 	if labelSelector != "" {
@@ -113,15 +113,19 @@ func rawBody(res rest.Result) ([]byte, error) {
 	return res.Raw()
 }
 
-// listJSON is items as the JSON of a list.
-func listJSON(items []unstructured.Unstructured) ([]byte, error) {
+// ListJSON is items, read from gvr, as the JSON of a list (each item keeps
+// its own apiVersion and kind), for raw readers answered from unstructured
+// objects.
+func ListJSON(gvr schema.GroupVersionResource, items []unstructured.Unstructured) ([]byte, error) {
 	objs := make([]map[string]any, len(items))
 	for i := range items {
 		objs[i] = items[i].Object
 	}
 	return json.Marshal(struct {
-		Items []map[string]any `json:"items"`
-	}{objs})
+		APIVersion string           `json:"apiVersion"`
+		Kind       string           `json:"kind"`
+		Items      []map[string]any `json:"items"`
+	}{gvr.GroupVersion().String(), "List", objs})
 }
 
 // ProtobufPrefix starts an object or list the API server encoded as

@@ -151,7 +151,7 @@ func (r *Recalled) GetServedRaw(ctx context.Context, gvr schema.GroupVersionReso
 // LIST.
 func (r *Recalled) ListRaw(ctx context.Context, gvr schema.GroupVersionResource, namespace, labelSelector string) ([]byte, error) {
 	if items, ok := r.memory.list(gvr, namespace, labelSelector); ok {
-		return listJSON(items)
+		return ListJSON(gvr, items)
 	}
 	return r.Clients.ListRaw(ctx, gvr, namespace, labelSelector)
 }
