@@ -256,13 +256,7 @@ func (b *gwBreaks) expectHealthy(t *testing.T, when string) {
 // protocol HTTP that keeps its tls, and tls.mode Passthrough on HTTPS. ALB1001
 // (the CRDs uninstalled) runs last, being the slowest to put back.
 func TestGatewayAPICheckBreakages(t *testing.T) {
-	requireGatewayAPI(t)
-	w := newWorld(t, false)
-	setupArgs := append([]string{"setup", "--gateway-api", "--failure-threshold", "none"}, w.flags("--alb-flavor", "nginx", "--client-identity", "private-ca")...)
-	mustSucceed(t, albistio(t, setupArgs...))
-	w.deployGatewayAPI(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	w, ctx, _ := gatewayAPIChainToCheck(t)
 	ns, app, gwName, route := w.p.IstioNamespace, w.p.AppNamespace, w.gatewayName(), "albistio-httpbin"
 	b := &gwBreaks{ctx: ctx, w: w, image: "docker.io/istio/proxyv2:1.28.1"}
 

@@ -30,13 +30,7 @@ const gatewayAPICheckRequests = 3
 // CRD carries them; each breakage below is one the API server accepts,
 // and check names it with its code.
 func TestGatewayAPICheck(t *testing.T) {
-	requireGatewayAPI(t)
-	w := newWorld(t, false)
-	setupArgs := append([]string{"setup", "--gateway-api", "--failure-threshold", "none"}, w.flags("--alb-flavor", "nginx", "--client-identity", "private-ca")...)
-	mustSucceed(t, albistio(t, setupArgs...))
-	w.deployGatewayAPI(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	w, ctx, setupArgs := gatewayAPIChainToCheck(t)
 	ns, gwName := w.p.IstioNamespace, w.gatewayName()
 
 	playIstio(t, ctx, w, "docker.io/istio/proxyv2:1.28.1")
@@ -110,6 +104,22 @@ func TestGatewayAPICheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCodes(8, "ALB1002", "ALB1016")
+}
+
+// gatewayAPIChainToCheck is what both Gateway API check tests start from:
+// an nginx chain in private-ca mode that setup --gateway-api wrote, the
+// gateway's pods deployed, a context of three minutes for the test, and
+// the setup command that puts the chain back.
+func gatewayAPIChainToCheck(t *testing.T) (*world, context.Context, []string) {
+	t.Helper()
+	requireGatewayAPI(t)
+	w := newWorld(t, false)
+	setupArgs := append([]string{"setup", "--gateway-api", "--failure-threshold", "none"}, w.flags("--alb-flavor", "nginx", "--client-identity", "private-ca")...)
+	mustSucceed(t, albistio(t, setupArgs...))
+	w.deployGatewayAPI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return w, ctx, setupArgs
 }
 
 // playIstio plays Istio's part for a Gateway API chain setup wrote (after
